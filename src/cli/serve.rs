@@ -1,0 +1,118 @@
+//! `antin serve`: storage, dev credentials on first start, TLS, trust store, then the HTTPS server.
+
+use std::sync::Arc;
+
+use secrecy::ExposeSecret;
+
+use super::{CliError, EXIT_CANTCREAT, EXIT_CONFIG, EXIT_SOFTWARE, EXIT_UNAVAILABLE};
+use crate::config::{Config, LogFormat};
+use crate::http::auth::{self, Role};
+use crate::http::{self, AppState};
+use crate::store::Store;
+
+pub async fn run(config: Config) -> Result<u8, CliError> {
+    init_logging(&config);
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        database = %config.database.redacted_url(),
+        "starting antin"
+    );
+    let store = Store::connect(&config.database).await?;
+
+    if config.auth.dev_keys && store.count_api_keys().await? == 0 {
+        print_dev_keys(&store).await?;
+    }
+
+    let (cert, key) = (&config.server.tls_cert, &config.server.tls_key);
+    if !cert.exists() || !key.exists() {
+        if !config.server.dev_tls {
+            return Err(CliError::new(
+                EXIT_CONFIG,
+                format!(
+                    "TLS certificate {} or key {} missing and server.dev_tls is false",
+                    cert.display(),
+                    key.display()
+                ),
+            ));
+        }
+        let fp = http::tls::create_dev_certificate(cert, key)
+            .map_err(|e| CliError::new(EXIT_CANTCREAT, e.to_string()))?;
+        println!(
+            "Created a self-signed development TLS certificate: {} (SHA-256 {fp}).",
+            cert.display()
+        );
+        println!(
+            "  Trust it in clients with e.g. `curl --cacert {}`.",
+            cert.display()
+        );
+    }
+    let client_ca = (!config.server.client_ca.is_empty())
+        .then(|| std::path::PathBuf::from(&config.server.client_ca));
+    let tls = http::tls::server_config(cert, key, client_ca.as_deref())
+        .map_err(|e| CliError::new(EXIT_CONFIG, e.to_string()))?;
+
+    let listener = http::bind(config.server.listen)
+        .await
+        .map_err(|e| CliError::new(EXIT_UNAVAILABLE, e.to_string()))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| CliError::new(EXIT_SOFTWARE, e.to_string()))?;
+    let state = Arc::new(
+        AppState::new(config, store).map_err(|e| CliError::new(EXIT_CONFIG, e.to_string()))?,
+    );
+    println!("antin listening on https://{local}");
+    tracing::info!(%local, "listening");
+    http::serve(state, listener, tls, shutdown_signal())
+        .await
+        .map_err(|e| CliError::new(EXIT_SOFTWARE, e.to_string()))?;
+    tracing::info!("stopped");
+    Ok(0)
+}
+
+async fn print_dev_keys(store: &Store) -> Result<(), CliError> {
+    let now = time::OffsetDateTime::now_utc();
+    println!("Development API keys (shown once; antin keeps only their SHA-256):");
+    for role in Role::ALL {
+        let (secret, record) = auth::generate_key(&format!("dev-{role}"), role, now)
+            .map_err(|_| CliError::new(EXIT_SOFTWARE, "the system random generator failed"))?;
+        store.insert_api_key(&record).await?;
+        println!("  {:<8} {}", role.as_str(), secret.expose_secret());
+    }
+    println!("  Use: curl -H 'Authorization: Bearer <key>' ...");
+    Ok(())
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ANTIN_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,332 @@
+//! Configuration: the embedded `config/default.toml`, then a file given with `--config`, then
+//! `ANTIN_*` environment variables (nested keys joined by `__`), each layer overriding the last.
+//!
+//! Secrets (the database URL may carry a password) are wrapped so that `Debug` never prints them.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The configuration a fresh clone runs with.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+    pub trust: TrustConfig,
+    pub verify: VerifyConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+    pub dev_tls: bool,
+    pub client_ca: String,
+    pub client_cert_role: String,
+    pub max_body_bytes: usize,
+    pub request_timeout_secs: u64,
+    pub tls_handshake_timeout_secs: u64,
+    pub shutdown_grace_secs: u64,
+    pub max_connections: usize,
+    pub verify_concurrency: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+impl DatabaseConfig {
+    /// The URL with any password removed, safe to log.
+    pub fn redacted_url(&self) -> String {
+        redact_url(self.url.expose_secret())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub dev_keys: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustConfig {
+    pub anchors: Vec<PathBuf>,
+    pub intermediates: Vec<PathBuf>,
+    pub anchor_dir: PathBuf,
+    pub intermediate_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevocationMode {
+    /// No revocation status: INDETERMINATE.
+    Require,
+    /// No revocation status: passed, with a visible warning (Circular 15/2025 requires the warning).
+    Warn,
+    /// Dangerous: revocation is not checked at all.
+    Skip,
+}
+
+impl std::str::FromStr for RevocationMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "require" => Ok(Self::Require),
+            "warn" => Ok(Self::Warn),
+            "skip" => Ok(Self::Skip),
+            other => Err(format!(
+                "unknown revocation mode {other:?} (require | warn | skip)"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlgorithmPolicyName {
+    Default,
+    DangerousAcceptLegacy,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyConfig {
+    pub revocation: RevocationMode,
+    pub offline: bool,
+    pub fetch_timeout_secs: u64,
+    pub max_fetch_bytes: usize,
+    pub algorithm_policy: AlgorithmPolicyName,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("configuration file {path} is not valid TOML: {source}")]
+    Syntax {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("environment variable {name}: {reason}")]
+    Env { name: String, reason: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads the layered configuration from the real environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Loads the layered configuration with the given environment (for tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut value: toml::Table =
+            toml::from_str(DEFAULT_TOML).map_err(|e| ConfigError::Syntax {
+                path: PathBuf::from("<embedded config/default.toml>"),
+                source: Box::new(e),
+            })?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let overlay: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+                path: path.to_owned(),
+                source: Box::new(e),
+            })?;
+            merge(&mut value, overlay);
+        }
+        for (name, raw) in env {
+            let Some(rest) = name.strip_prefix("ANTIN_") else {
+                continue;
+            };
+            // ANTIN_CONFIG and ANTIN_LANG are read by the CLI, not configuration keys.
+            if !rest.contains("__") {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
+            set_path(&mut value, &path, parse_env_value(&raw)).map_err(|reason| {
+                ConfigError::Env {
+                    name: name.clone(),
+                    reason,
+                }
+            })?;
+        }
+        let config: Config = toml::Value::Table(value)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let url = self.database.url.expose_secret();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "database.url must be sqlite:... or postgres://... (got {})",
+                redact_url(url)
+            )));
+        }
+        if crate::http::auth::Role::parse(&self.server.client_cert_role).is_none() {
+            return Err(ConfigError::Invalid(format!(
+                "server.client_cert_role {:?} is not a role (portal | finance | auditor | admin)",
+                self.server.client_cert_role
+            )));
+        }
+        if self.server.max_body_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "server.max_body_bytes must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn merge(base: &mut toml::Table, overlay: toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(key, v);
+            }
+        }
+    }
+}
+
+/// An environment value is read as a TOML value when it parses as one (numbers, booleans, arrays),
+/// otherwise as a plain string.
+fn parse_env_value(raw: &str) -> toml::Value {
+    let wrapped = format!("v = {raw}");
+    match toml::from_str::<toml::Table>(&wrapped) {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    match path {
+        [] => Err("empty key".into()),
+        [last] => {
+            if !table.contains_key(last) {
+                return Err(format!("unknown configuration key {last:?}"));
+            }
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [first, rest @ ..] => match table.get_mut(first) {
+            Some(toml::Value::Table(inner)) => set_path(inner, rest, value),
+            _ => Err(format!("unknown configuration section {first:?}")),
+        },
+    }
+}
+
+/// Removes the password from a URL such as `postgres://user:secret@host/db`.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((userinfo, host)) = rest.split_once('@') {
+            let user = userinfo.split(':').next().unwrap_or("");
+            return format!("{scheme}://{user}:***@{host}");
+        }
+    }
+    url.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_complete() {
+        let c = Config::load_from(None, Vec::new()).unwrap();
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(c.verify.revocation, RevocationMode::Require);
+    }
+
+    #[test]
+    fn env_overrides_nested_keys_with_types() {
+        let env = vec![
+            (
+                "ANTIN_SERVER__MAX_BODY_BYTES".to_string(),
+                "1024".to_string(),
+            ),
+            ("ANTIN_VERIFY__OFFLINE".to_string(), "true".to_string()),
+            (
+                "ANTIN_DATABASE__URL".to_string(),
+                "postgres://u:pw@127.0.0.1/test".to_string(),
+            ),
+            ("ANTIN_LANG".to_string(), "en".to_string()),
+        ];
+        let c = Config::load_from(None, env).unwrap();
+        assert_eq!(c.server.max_body_bytes, 1024);
+        assert!(c.verify.offline);
+        assert_eq!(c.database.redacted_url(), "postgres://u:***@127.0.0.1/test");
+        // The password never shows in Debug output.
+        assert!(!format!("{c:?}").contains("pw@"));
+    }
+
+    #[test]
+    fn unknown_env_key_is_an_error_not_ignored() {
+        let env = vec![("ANTIN_SERVER__LISTN".to_string(), "x".to_string())];
+        assert!(matches!(
+            Config::load_from(None, env),
+            Err(ConfigError::Env { .. })
+        ));
+    }
+
+    #[test]
+    fn file_overlay_merges() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[verify]\nrevocation = \"warn\"\n").unwrap();
+        let c = Config::load_from(Some(&p), Vec::new()).unwrap();
+        assert_eq!(c.verify.revocation, RevocationMode::Warn);
+        assert!(!c.verify.offline);
+    }
+
+    #[test]
+    fn bad_database_scheme_rejected() {
+        let env = vec![("ANTIN_DATABASE__URL".to_string(), "mysql://x".to_string())];
+        assert!(Config::load_from(None, env).is_err());
+    }
+}

@@ -1,0 +1,142 @@
+//! The one error boundary of the HTTP API: every failure becomes a JSON body with a stable machine
+//! code and a human message (Vietnamese or English, from Accept-Language). Internal details are
+//! logged, never sent.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::i18n::Lang;
+
+/// Stable error codes. Clients match on these; never rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    BadRequest,
+    PayloadTooLarge,
+    UnsupportedDocument,
+    Timeout,
+    Overloaded,
+    Internal,
+    Unavailable,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedDocument => "unsupported_document",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Overloaded => "overloaded",
+            ErrorCode::Internal => "internal_error",
+            ErrorCode::Unavailable => "unavailable",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UnsupportedDocument => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn message(self, lang: Lang) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => lang.pick(
+                "Chưa xác thực: thiếu khóa API hợp lệ hoặc chứng thư máy khách.",
+                "Not authenticated: a valid API key or client certificate is required.",
+            ),
+            ErrorCode::Forbidden => lang.pick(
+                "Vai trò của bạn không được phép thực hiện thao tác này.",
+                "Your role is not allowed to do this.",
+            ),
+            ErrorCode::NotFound => lang.pick("Không tìm thấy.", "Not found."),
+            ErrorCode::BadRequest => lang.pick("Yêu cầu không hợp lệ.", "Bad request."),
+            ErrorCode::PayloadTooLarge => lang.pick(
+                "Tệp tải lên vượt quá dung lượng cho phép.",
+                "The upload is larger than allowed.",
+            ),
+            ErrorCode::UnsupportedDocument => {
+                lang.pick("Không đọc được tài liệu.", "The document cannot be read.")
+            }
+            ErrorCode::Timeout => lang.pick("Quá thời gian xử lý.", "The request timed out."),
+            ErrorCode::Overloaded => lang.pick(
+                "Hệ thống đang quá tải, vui lòng thử lại sau.",
+                "The service is overloaded; try again later.",
+            ),
+            ErrorCode::Internal => lang.pick("Lỗi nội bộ.", "Internal error."),
+            ErrorCode::Unavailable => lang.pick(
+                "Dịch vụ tạm thời không sẵn sàng.",
+                "The service is temporarily unavailable.",
+            ),
+        }
+    }
+}
+
+/// An API error: a code, and optionally a detail safe to show (e.g. which form field is missing).
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub detail: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode) -> Self {
+        ApiError { code, detail: None }
+    }
+
+    pub fn with_detail(code: ErrorCode, detail: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            detail: Some(detail.into()),
+        }
+    }
+
+    /// Logs the full internal error and returns a generic one.
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "internal error");
+        ApiError::new(ErrorCode::Internal)
+    }
+
+    pub fn render(&self, lang: Lang) -> Response {
+        let mut body = serde_json::json!({
+            "error": {
+                "code": self.code.as_str(),
+                "message": self.code.message(lang),
+            }
+        });
+        if let Some(detail) = &self.detail {
+            body["error"]["detail"] = serde_json::Value::String(detail.clone());
+        }
+        (self.code.status(), axum::Json(body)).into_response()
+    }
+}
+
+impl IntoResponse for ApiError {
+    /// Rendered in Vietnamese here; the `localize` middleware re-renders it in the caller's language.
+    fn into_response(self) -> Response {
+        let mut resp = self.render(Lang::Vi);
+        resp.extensions_mut().insert(self);
+        resp
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}

@@ -1,0 +1,13 @@
+//! The OpenAPI 3.1 document, maintained by hand in docs/openapi.json and served verbatim.
+
+pub const DOCUMENT: &str = include_str!("../../docs/openapi.json");
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn document_is_valid_json_with_the_routes() {
+        let v: serde_json::Value = serde_json::from_str(super::DOCUMENT).unwrap();
+        assert!(v["paths"]["/v1/verifications"]["post"].is_object());
+        assert!(v["paths"]["/v1/verifications/{id}"]["get"].is_object());
+    }
+}

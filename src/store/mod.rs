@@ -1,0 +1,331 @@
+//! Storage: SQLite by default, PostgreSQL when configured, through one code path (sqlx's `Any`
+//! driver with `$N` placeholders, which both databases accept).
+//!
+//! Several antin instances may share one PostgreSQL database: every row is keyed by a random id,
+//! migrations take PostgreSQL's advisory lock, and nothing is read-modify-written outside a
+//! transaction. This module never decides anything; it stores what the cores computed.
+
+use std::str::FromStr;
+
+use secrecy::ExposeSecret;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use time::OffsetDateTime;
+
+use crate::config::DatabaseConfig;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot create the database folder {path}: {source}")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+/// An API key as stored: only the SHA-256 of the secret, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub key_hash: String,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// One verification request and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerificationRecord {
+    pub id: String,
+    pub created_at: OffsetDateTime,
+    pub caller: String,
+    pub document_sha256: String,
+    pub document_size: i64,
+    pub detached: bool,
+    pub verdict: String,
+    pub signature_count: i64,
+    pub report_json: String,
+}
+
+/// A piece of evidence a verification relied on (CRL, OCSP response, certificate, timestamp).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceItem {
+    pub sha256: String,
+    pub kind: String,
+    pub der: Vec<u8>,
+}
+
+impl Store {
+    /// Connects, creating the SQLite file and its folder if needed, and runs the migrations.
+    pub async fn connect(cfg: &DatabaseConfig) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let url = cfg.url.expose_secret();
+        let (backend, url) = if let Some(path) = url.strip_prefix("sqlite:") {
+            let path = path.trim_start_matches("//");
+            let file = path.split('?').next().unwrap_or(path);
+            if file != ":memory:" {
+                if let Some(parent) = std::path::Path::new(file).parent() {
+                    if !parent.as_os_str().is_empty() {
+                        std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
+                            path: parent.display().to_string(),
+                            source,
+                        })?;
+                    }
+                }
+            }
+            let url = if path.contains('?') {
+                format!("sqlite://{path}")
+            } else {
+                format!("sqlite://{path}?mode=rwc")
+            };
+            (Backend::Sqlite, url)
+        } else {
+            (Backend::Postgres, url.to_owned())
+        };
+        let options = sqlx::any::AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(cfg.max_connections.max(1))
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        let store = Store { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Readiness: the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // --- API keys -------------------------------------------------------------------------------
+
+    pub async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, name, role, key_hash, created_at, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5, NULL)",
+        )
+        .bind(&key.id)
+        .bind(&key.name)
+        .bind(&key.role)
+        .bind(&key.key_hash)
+        .bind(fmt_time(key.created_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn find_api_key_by_hash(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, role, key_hash, created_at, revoked_at FROM api_keys \
+             WHERE key_hash = $1",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| api_key_from_row(&r)).transpose()
+    }
+
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, role, key_hash, created_at, revoked_at FROM api_keys \
+             ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(api_key_from_row).collect()
+    }
+
+    pub async fn count_api_keys(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM api_keys")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>("n")?)
+    }
+
+    /// Revokes a key; returns false when no active key has that id.
+    pub async fn revoke_api_key(&self, id: &str, at: OffsetDateTime) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(fmt_time(at))
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // --- Verifications --------------------------------------------------------------------------
+
+    /// Stores a verification and links its evidence, in one transaction.
+    pub async fn insert_verification(
+        &self,
+        rec: &VerificationRecord,
+        evidence: &[EvidenceItem],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO verifications (id, created_at, caller, document_sha256, document_size, \
+             detached, verdict, signature_count, report_json) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&rec.id)
+        .bind(fmt_time(rec.created_at))
+        .bind(&rec.caller)
+        .bind(&rec.document_sha256)
+        .bind(rec.document_size)
+        .bind(i64::from(rec.detached))
+        .bind(&rec.verdict)
+        .bind(rec.signature_count)
+        .bind(&rec.report_json)
+        .execute(&mut *tx)
+        .await?;
+        for item in evidence {
+            sqlx::query(
+                "INSERT INTO evidence (sha256, kind, der, first_seen) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (sha256) DO NOTHING",
+            )
+            .bind(&item.sha256)
+            .bind(&item.kind)
+            .bind(item.der.clone())
+            .bind(fmt_time(rec.created_at))
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO verification_evidence (verification_id, sha256) VALUES ($1, $2) \
+                 ON CONFLICT (verification_id, sha256) DO NOTHING",
+            )
+            .bind(&rec.id)
+            .bind(&item.sha256)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get_verification(
+        &self,
+        id: &str,
+    ) -> Result<Option<VerificationRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, created_at, caller, document_sha256, document_size, detached, verdict, \
+             signature_count, report_json FROM verifications WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(VerificationRecord {
+            id: r.try_get("id")?,
+            created_at: parse_time(&r.try_get::<String, _>("created_at")?)?,
+            caller: r.try_get("caller")?,
+            document_sha256: r.try_get("document_sha256")?,
+            document_size: r.try_get("document_size")?,
+            detached: r.try_get::<i64, _>("detached")? != 0,
+            verdict: r.try_get("verdict")?,
+            signature_count: r.try_get("signature_count")?,
+            report_json: r.try_get("report_json")?,
+        }))
+    }
+
+    /// The evidence linked to a verification, in a stable order.
+    pub async fn verification_evidence(&self, id: &str) -> Result<Vec<EvidenceItem>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.sha256, e.kind, e.der FROM evidence e \
+             JOIN verification_evidence v ON v.sha256 = e.sha256 \
+             WHERE v.verification_id = $1 ORDER BY e.kind, e.sha256",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(EvidenceItem {
+                    sha256: r.try_get("sha256")?,
+                    kind: r.try_get("kind")?,
+                    der: r.try_get("der")?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn api_key_from_row(r: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
+    Ok(ApiKeyRecord {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        role: r.try_get("role")?,
+        key_hash: r.try_get("key_hash")?,
+        created_at: parse_time(&r.try_get::<String, _>("created_at")?)?,
+        revoked_at: r
+            .try_get::<Option<String>, _>("revoked_at")?
+            .map(|s| parse_time(&s))
+            .transpose()?,
+    })
+}
+
+/// Times are stored as RFC 3339 UTC text with a fixed width, so they also sort correctly as text.
+pub fn fmt_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+    t.format(&format)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+fn parse_time(s: &str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| StoreError::Corrupt(format!("bad time {s:?}: {e}")))
+}
