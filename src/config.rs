@@ -21,6 +21,7 @@ pub struct Config {
     pub trust: TrustConfig,
     pub verify: VerifyConfig,
     pub log: LogConfig,
+    pub audit: AuditConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,6 +111,22 @@ pub struct VerifyConfig {
     pub fetch_timeout_secs: u64,
     pub max_fetch_bytes: usize,
     pub algorithm_policy: AlgorithmPolicyName,
+}
+
+/// The transparency log (`[audit]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The checkpoint origin and key name; empty: `<host of server.public_url>/log`.
+    pub origin: String,
+    /// The Ed25519 checkpoint key (PKCS#8 DER file).
+    pub signing_key: PathBuf,
+    /// The HMAC key (file, >= 16 random bytes) for pseudonyms of personal identifiers.
+    pub pseudonym_key: PathBuf,
+    /// Create missing key files on first start (development; production provisions them).
+    pub create_keys: bool,
+    /// Sign a checkpoint this often when the log has grown (0: only on demand).
+    pub checkpoint_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -5,6 +5,7 @@
 //! effects live at the edges (`pki::fetch`, `store`, `http`, `cli`).
 #![deny(unsafe_code)]
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod http;

@@ -87,7 +87,7 @@ async fn authentication_and_roles(db: Db) {
     let portal = keys.iter().find(|k| k.role == "portal").unwrap();
     assert!(app
         .store
-        .revoke_api_key(&portal.id, time::OffsetDateTime::now_utc())
+        .revoke_api_key(&portal.id, time::OffsetDateTime::now_utc(), &[])
         .await
         .unwrap());
     let r = app
@@ -219,7 +219,7 @@ async fn verify_store_and_read_back(db: Db) {
         time::OffsetDateTime::now_utc(),
     )
     .unwrap();
-    app.store.insert_api_key(&rec).await.unwrap();
+    app.store.insert_api_key(&rec, &[]).await.unwrap();
     use secrecy::ExposeSecret;
     let r = get(other.expose_secret().to_owned()).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);

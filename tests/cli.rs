@@ -424,11 +424,14 @@ fn detached_cms() {
 #[test]
 fn trust_add_enforces_official_pins() {
     let dir = tempfile::tempdir().unwrap();
+    let db = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", db.path().join("antin.db").display());
     let run = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_antin"))
             .args(args)
             .current_dir(manifest_dir())
             .env("ANTIN_TRUST__ANCHOR_DIR", dir.path())
+            .env("ANTIN_DATABASE__URL", &db_url)
             .output()
             .unwrap();
         (
@@ -473,10 +476,13 @@ fn trust_add_accepts_an_official_root_by_its_pin() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    let db = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", db.path().join("antin.db").display());
     let out = Command::new(env!("CARGO_BIN_EXE_antin"))
         .args(["trust", "add", p(&official)])
         .current_dir(manifest_dir())
         .env("ANTIN_TRUST__ANCHOR_DIR", dir.path())
+        .env("ANTIN_DATABASE__URL", &db_url)
         .output()
         .unwrap();
     assert_eq!(
@@ -492,6 +498,7 @@ fn trust_add_accepts_an_official_root_by_its_pin() {
         .args(["trust", "add", p(&inter)])
         .current_dir(manifest_dir())
         .env("ANTIN_TRUST__ANCHOR_DIR", dir.path())
+        .env("ANTIN_DATABASE__URL", &db_url)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(65));

@@ -44,10 +44,13 @@ async fn round_trip_and_evidence_dedup(db: Db) {
             der: vec![0, 255, 7],
         },
     ];
-    store.insert_verification(&record("v1"), &ev).await.unwrap();
+    store
+        .insert_verification(&record("v1"), &ev, &[])
+        .await
+        .unwrap();
     // The same CRL used again is stored once and linked twice.
     store
-        .insert_verification(&record("v2"), &ev[..1])
+        .insert_verification(&record("v2"), &ev[..1], &[])
         .await
         .unwrap();
     let got = store.get_verification("v1").await.unwrap().unwrap();
@@ -61,7 +64,7 @@ async fn round_trip_and_evidence_dedup(db: Db) {
     // A duplicate id is refused and changes nothing already stored.
     let mut dup = record("v1");
     dup.verdict = "TOTAL_FAILED".into();
-    assert!(store.insert_verification(&dup, &[]).await.is_err());
+    assert!(store.insert_verification(&dup, &[], &[]).await.is_err());
     assert_eq!(
         store.get_verification("v1").await.unwrap().unwrap().verdict,
         "TOTAL_PASSED"
@@ -88,7 +91,10 @@ async fn several_instances_share_one_database(db: Db) {
                     kind: "crl".into(),
                     der: vec![9],
                 }];
-                store.insert_verification(&record(&id), &ev).await.unwrap();
+                store
+                    .insert_verification(&record(&id), &ev, &[])
+                    .await
+                    .unwrap();
             }
         }));
     }

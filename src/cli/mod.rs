@@ -3,6 +3,7 @@
 //! sysexits.h (64 usage, 65 bad data, 66 unreadable input, 69 unavailable, 70 internal, 73 cannot
 //! create, 78 configuration).
 
+mod audit;
 mod serve;
 mod trust;
 mod verify;
@@ -78,6 +79,9 @@ pub enum Command {
     Trust(TrustCommand),
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Check the transparency log: checkpoints, proofs, the whole log, issued documents.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +213,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         }),
         Command::Keys(cmd) => runtime()?.block_on(keys(&config, cmd)),
         Command::Trust(cmd) => trust::run(&config, cmd, lang),
+        Command::Audit(cmd) => audit::run(&config, cmd, lang),
     }
 }
 
@@ -228,7 +233,13 @@ async fn keys(config: &Config, cmd: KeysCommand) -> Result<u8, CliError> {
                 .ok_or_else(|| CliError::new(EXIT_USAGE, format!("unknown role {role}")))?;
             let (secret, record) = auth::generate_key(&name, role, now)
                 .map_err(|_| CliError::new(EXIT_SOFTWARE, "the system random generator failed"))?;
-            store.insert_api_key(&record).await?;
+            let entry = crate::audit::record::api_key(
+                "api_key_created",
+                &record,
+                &crate::audit::record::cli_actor(),
+                now,
+            );
+            store.insert_api_key(&record, &[entry]).await?;
             println!("id:   {}", record.id);
             println!("role: {}", record.role);
             println!("key:  {}", secret.expose_secret());
@@ -249,7 +260,9 @@ async fn keys(config: &Config, cmd: KeysCommand) -> Result<u8, CliError> {
             }
         }
         KeysCommand::Revoke { id } => {
-            if !store.revoke_api_key(&id, now).await? {
+            let entry =
+                crate::audit::record::api_key_revoked(&id, &crate::audit::record::cli_actor(), now);
+            if !store.revoke_api_key(&id, now, &[entry]).await? {
                 return Err(CliError::new(
                     EXIT_DATA,
                     format!("no active key with id {id}"),

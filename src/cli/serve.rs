@@ -60,7 +60,25 @@ pub async fn run(config: Config) -> Result<u8, CliError> {
     let state = Arc::new(
         AppState::new(config, store).map_err(|e| CliError::new(EXIT_CONFIG, e.to_string()))?,
     );
+    let started = crate::audit::record::service_started(
+        &hex::encode(openssl::sha::sha256(
+            format!("{:?}", state.config).as_bytes(),
+        )),
+        env!("CARGO_PKG_VERSION"),
+        "system",
+        time::OffsetDateTime::now_utc(),
+    );
+    state
+        .store
+        .log_append(&[started], time::OffsetDateTime::now_utc())
+        .await?;
+    spawn_checkpointer(state.clone());
     println!("antin listening on https://{local}");
+    println!(
+        "Transparency log {}: verifier key {}",
+        state.log.origin(),
+        state.log.vkey()
+    );
     tracing::info!(%local, "listening");
     http::serve(state, listener, tls, shutdown_signal())
         .await
@@ -69,13 +87,34 @@ pub async fn run(config: Config) -> Result<u8, CliError> {
     Ok(0)
 }
 
+/// Signs a checkpoint now and then every `audit.checkpoint_interval_secs` while the log grows.
+fn spawn_checkpointer(state: Arc<AppState>) {
+    let every = state.config.audit.checkpoint_interval_secs;
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = state
+                .log
+                .checkpoint_now(time::OffsetDateTime::now_utc())
+                .await
+            {
+                tracing::error!(target: "antin::audit", error = %e, "cannot sign a checkpoint");
+            }
+            if every == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(every)).await;
+        }
+    });
+}
+
 async fn print_dev_keys(store: &Store) -> Result<(), CliError> {
     let now = time::OffsetDateTime::now_utc();
     println!("Development API keys (shown once; antin keeps only their SHA-256):");
     for role in Role::ALL {
         let (secret, record) = auth::generate_key(&format!("dev-{role}"), role, now)
             .map_err(|_| CliError::new(EXIT_SOFTWARE, "the system random generator failed"))?;
-        store.insert_api_key(&record).await?;
+        let entry = crate::audit::record::api_key("api_key_created", &record, "system", now);
+        store.insert_api_key(&record, &[entry]).await?;
         println!("  {:<8} {}", role.as_str(), secret.expose_secret());
     }
     println!("  Use: curl -H 'Authorization: Bearer <key>' ...");

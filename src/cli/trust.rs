@@ -95,8 +95,29 @@ fn add(config: &Config, file: &Path, dangerous_unpinned: bool, lang: Lang) -> Re
             }
         }
     }
+    let now = time::OffsetDateTime::now_utc();
+    let actor = crate::audit::record::cli_actor();
+    let mut installed = Vec::new();
+    let mut entries = Vec::new();
     for (cert, fp, what) in checked {
         let path = install(&config.trust.anchor_dir, cert, &fp)?;
+        let pin = trust::official_pin(cert).map(|r| r.name);
+        entries.push(crate::audit::record::trust(
+            "trust_anchor_added",
+            &fp,
+            &subject(cert),
+            pin,
+            &actor,
+            now,
+        ));
+        installed.push((path, fp, what));
+    }
+    log_or_undo(
+        config,
+        &entries,
+        installed.iter().map(|(p, _, _)| p.as_path()),
+    )?;
+    for (path, fp, what) in installed {
         println!(
             "{} {what}\n  SHA-256 {fp}\n  -> {}",
             lang.pick("Đã cài gốc tin cậy:", "Installed trust anchor:"),
@@ -107,12 +128,59 @@ fn add(config: &Config, file: &Path, dangerous_unpinned: bool, lang: Lang) -> Re
 }
 
 fn add_intermediates(config: &Config, file: &Path) -> Result<u8, CliError> {
+    let now = time::OffsetDateTime::now_utc();
+    let actor = crate::audit::record::cli_actor();
+    let mut installed = Vec::new();
+    let mut entries = Vec::new();
     for cert in read(file)? {
         let fp = fingerprint(&cert)?;
         let path = install(&config.trust.intermediate_dir, &cert, &fp)?;
-        println!("{}  {}\n  -> {}", fp, subject(&cert), path.display());
+        entries.push(crate::audit::record::trust(
+            "intermediate_added",
+            &fp,
+            &subject(&cert),
+            None,
+            &actor,
+            now,
+        ));
+        installed.push((path, fp, subject(&cert)));
+    }
+    log_or_undo(
+        config,
+        &entries,
+        installed.iter().map(|(p, _, _)| p.as_path()),
+    )?;
+    for (path, fp, subject) in installed {
+        println!("{fp}  {subject}\n  -> {}", path.display());
     }
     Ok(0)
+}
+
+/// Records the installation in the transparency log; when that fails, removes what was installed
+/// so that no trust change goes unlogged.
+fn log_or_undo<'a>(
+    config: &Config,
+    entries: &[crate::store::LogInput],
+    installed: impl Iterator<Item = &'a Path>,
+) -> Result<(), CliError> {
+    let result = super::runtime()?.block_on(async {
+        let store = crate::store::Store::connect(&config.database).await?;
+        let r = store
+            .log_append(entries, time::OffsetDateTime::now_utc())
+            .await;
+        store.close().await;
+        r
+    });
+    if let Err(e) = result {
+        for path in installed {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(CliError::new(
+            super::EXIT_UNAVAILABLE,
+            format!("cannot record the change in the transparency log, nothing installed: {e}"),
+        ));
+    }
+    Ok(())
 }
 
 fn list(config: &Config, lang: Lang) -> Result<u8, CliError> {

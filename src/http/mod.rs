@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+mod log;
 pub mod metrics;
 mod openapi;
 mod routes;
@@ -36,12 +37,28 @@ pub struct AppState {
     /// Bounds CPU-bound verification work running at once.
     pub verify_slots: Semaphore,
     pub client_cert_role: Role,
+    /// The transparency log every decision is written to.
+    pub log: crate::audit::log::TransparencyLog,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    #[error(transparent)]
+    Context(#[from] crate::verify::engine::ContextError),
+    #[error(transparent)]
+    Log(#[from] crate::audit::log::LogError),
 }
 
 impl AppState {
     /// Builds the state from a configuration and an open store.
-    pub fn new(config: Config, store: Store) -> Result<Self, crate::verify::engine::ContextError> {
+    pub fn new(config: Config, store: Store) -> Result<Self, StateError> {
         let context = crate::verify::engine::Context::from_config(&config, &[])?;
+        let log = crate::audit::log::TransparencyLog::open(
+            store.clone(),
+            &config.audit,
+            &config.server.public_url,
+        )?;
         let concurrency = match config.server.verify_concurrency {
             0 => {
                 std::thread::available_parallelism()
@@ -59,6 +76,7 @@ impl AppState {
             metrics: Default::default(),
             verify_slots: Semaphore::new(concurrency),
             client_cert_role,
+            log,
         })
     }
 }

@@ -24,6 +24,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/openapi.json", get(openapi))
         .route("/v1/verifications", post(create_verification))
         .route("/v1/verifications/{id}", get(get_verification))
+        .merge(super::log::routes())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
 }
 
@@ -170,9 +171,17 @@ async fn create_verification(
         signature_count: i64::try_from(outcome.report.signatures.len()).unwrap_or(i64::MAX),
         report_json: report.to_string(),
     };
+    let entry = crate::audit::record::verification(
+        &id,
+        &outcome.report,
+        &outcome.evidence,
+        &caller.id,
+        state.log.pseudonymizer(),
+        now,
+    );
     state
         .store
-        .insert_verification(&record, &outcome.evidence)
+        .insert_verification(&record, &outcome.evidence, &[entry])
         .await?;
     state
         .metrics

@@ -14,6 +14,10 @@ use time::OffsetDateTime;
 
 use crate::config::DatabaseConfig;
 
+pub mod log;
+
+pub use log::{LogInput, StoredCheckpoint};
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -37,6 +41,8 @@ pub enum StoreError {
     },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("refused to store: {0}")]
+    Invalid(String),
 }
 
 #[derive(Clone)]
@@ -148,7 +154,13 @@ impl Store {
 
     // --- API keys -------------------------------------------------------------------------------
 
-    pub async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+    /// Stores a new key and its log entries in one transaction.
+    pub async fn insert_api_key(
+        &self,
+        key: &ApiKeyRecord,
+        log: &[LogInput],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO api_keys (id, name, role, key_hash, created_at, revoked_at) \
              VALUES ($1, $2, $3, $4, $5, NULL)",
@@ -158,8 +170,10 @@ impl Store {
         .bind(&key.role)
         .bind(&key.key_hash)
         .bind(fmt_time(key.created_at))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        log::append_in(&mut tx, log, key.created_at).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -194,24 +208,38 @@ impl Store {
         Ok(row.try_get::<i64, _>("n")?)
     }
 
-    /// Revokes a key; returns false when no active key has that id.
-    pub async fn revoke_api_key(&self, id: &str, at: OffsetDateTime) -> Result<bool, StoreError> {
+    /// Revokes a key and logs it in one transaction; returns false (and logs nothing) when no
+    /// active key has that id.
+    pub async fn revoke_api_key(
+        &self,
+        id: &str,
+        at: OffsetDateTime,
+        log: &[LogInput],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done =
             sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(fmt_time(at))
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        log::append_in(&mut tx, log, at).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     // --- Verifications --------------------------------------------------------------------------
 
-    /// Stores a verification and links its evidence, in one transaction.
+    /// Stores a verification, links its evidence and appends its log entries, in one transaction.
     pub async fn insert_verification(
         &self,
         rec: &VerificationRecord,
         evidence: &[EvidenceItem],
+        log: &[LogInput],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -250,6 +278,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        log::append_in(&mut tx, log, rec.created_at).await?;
         tx.commit().await?;
         Ok(())
     }

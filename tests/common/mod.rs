@@ -96,6 +96,14 @@ pub fn test_config(dir: &std::path::Path, database_url: &str, extra: &[(&str, &s
         ),
         ("ANTIN_VERIFY__OFFLINE".to_owned(), "true".to_owned()),
         ("ANTIN_LOG__LEVEL".to_owned(), "warn".to_owned()),
+        (
+            "ANTIN_AUDIT__SIGNING_KEY".to_owned(),
+            dir.join("audit/checkpoint.key").display().to_string(),
+        ),
+        (
+            "ANTIN_AUDIT__PSEUDONYM_KEY".to_owned(),
+            dir.join("audit/pseudonym.key").display().to_string(),
+        ),
     ];
     for (k, v) in extra {
         env.push(((*k).to_owned(), (*v).to_owned()));
@@ -109,6 +117,10 @@ pub struct TestApp {
     pub keys: HashMap<Role, String>,
     pub store: Store,
     pub db: Db,
+    /// The server's (self-signed) TLS certificate, for clients' --cacert.
+    pub ca_path: PathBuf,
+    /// The configuration the server runs with.
+    pub config: Config,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -152,7 +164,7 @@ pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> TestApp {
     for role in Role::ALL {
         let (secret, record) =
             auth::generate_key("test", role, time::OffsetDateTime::now_utc()).unwrap();
-        store.insert_api_key(&record).await.unwrap();
+        store.insert_api_key(&record, &[]).await.unwrap();
         keys.insert(role, secret.expose_secret().to_owned());
     }
     let tls = http::tls::server_config(&config.server.tls_cert, &config.server.tls_key, None)
@@ -160,7 +172,7 @@ pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> TestApp {
     let ca = std::fs::read(&config.server.tls_cert).unwrap();
     let listener = http::bind(config.server.listen).await.expect("bind");
     let addr = listener.local_addr().unwrap();
-    let state = Arc::new(AppState::new(config, store.clone()).expect("state"));
+    let state = Arc::new(AppState::new(config.clone(), store.clone()).expect("state"));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(async move {
         http::serve(state, listener, tls, async {
@@ -179,6 +191,8 @@ pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> TestApp {
         keys,
         store,
         db,
+        ca_path: config.server.tls_cert.clone(),
+        config,
         shutdown: Some(tx),
         handle: Some(handle),
         _dir: dir,

@@ -1,0 +1,364 @@
+//! The transparency log's tables: entries, the hashes of every complete subtree, signed
+//! checkpoints, and a subject index. One code path for SQLite and PostgreSQL.
+//!
+//! Appends happen inside the caller's transaction (the state change and its log entry commit
+//! together or not at all). The first statement of an append is the `UPDATE` of the single
+//! `log_head` row, which takes the database's write lock (SQLite) or the row lock (PostgreSQL)
+//! before anything is read: appenders from every task and every instance queue there, and each
+//! gets the next indices, so the order is total and the tree never forks.
+//!
+//! Rows here are never updated or deleted by antin. `audit verify-log` recomputes everything from
+//! the entry bodies and compares, so a row edited behind antin's back is found.
+
+use std::collections::HashMap;
+
+use sqlx::{AnyConnection, Row};
+use time::OffsetDateTime;
+
+use super::{fmt_time, Store, StoreError};
+use crate::audit::entry::{LoggedEntry, NewEntry};
+use crate::audit::merkle::{self, Frontier, Hash, NodeId};
+
+/// Rows per multi-row INSERT (SQLite allows 32,766 bound parameters, PostgreSQL 65,535).
+const CHUNK: usize = 200;
+
+/// The most entries one read returns.
+pub const MAX_ENTRIES_PER_READ: u64 = 1000;
+
+/// An entry to append, with the subjects it can be found by (e.g. `sha256:<document hash>`,
+/// `verification:<id>`, `document:<id>`).
+#[derive(Debug, Clone)]
+pub struct LogInput {
+    pub entry: NewEntry,
+    pub subjects: Vec<String>,
+}
+
+impl LogInput {
+    pub fn new(entry: NewEntry) -> Self {
+        LogInput {
+            entry,
+            subjects: Vec::new(),
+        }
+    }
+
+    pub fn subject(mut self, s: impl Into<String>) -> Self {
+        self.subjects.push(s.into());
+        self
+    }
+}
+
+/// An entry row as stored, with the leaf hash stored for it (absent if that row is gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRow {
+    pub index: u64,
+    pub body: String,
+    pub stored_leaf: Option<Hash>,
+}
+
+/// A signed checkpoint as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub root: Hash,
+    pub note: String,
+    pub created_at: OffsetDateTime,
+}
+
+fn to_i64(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("log index {v} out of range")))
+}
+
+fn to_u64(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative log index {v}")))
+}
+
+fn to_hash(bytes: Vec<u8>) -> Result<Hash, StoreError> {
+    Hash::try_from(bytes.as_slice())
+        .map_err(|_| StoreError::Corrupt(format!("stored hash has {} bytes", bytes.len())))
+}
+
+/// Appends `inputs` in the caller's transaction and returns their indices.
+pub(crate) async fn append_in(
+    conn: &mut AnyConnection,
+    inputs: &[LogInput],
+    now: OffsetDateTime,
+) -> Result<Vec<u64>, StoreError> {
+    if inputs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let count = to_i64(inputs.len() as u64)?;
+    // The lock first: see the module docs.
+    let row = sqlx::query("UPDATE log_head SET size = size + $1 WHERE id = 1 RETURNING size")
+        .bind(count)
+        .fetch_one(&mut *conn)
+        .await?;
+    let new_size = to_u64(row.try_get::<i64, _>("size")?)?;
+    let old_size = new_size
+        .checked_sub(inputs.len() as u64)
+        .ok_or_else(|| StoreError::Corrupt("log head below zero".into()))?;
+
+    let plan = Frontier::plan(old_size);
+    let known = fetch_nodes(&mut *conn, &plan).await?;
+    let mut frontier = Frontier::from_nodes(old_size, |id| known.get(&id).copied())
+        .map_err(|e| StoreError::Corrupt(format!("log frontier at size {old_size}: {e}")))?;
+
+    let created = fmt_time(now);
+    let mut bodies = Vec::with_capacity(inputs.len());
+    let mut nodes: Vec<(NodeId, Hash)> = Vec::with_capacity(inputs.len() * 2);
+    let mut subjects: Vec<(String, u64)> = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let index = old_size + i as u64;
+        let body = input
+            .entry
+            .encode(index)
+            .map_err(|e| StoreError::Invalid(format!("log entry: {e}")))?;
+        nodes.extend(frontier.push(merkle::leaf_hash(body.as_bytes())));
+        for s in &input.subjects {
+            subjects.push((s.clone(), index));
+        }
+        bodies.push((index, input.entry.kind.as_str(), body));
+    }
+
+    for chunk in bodies.chunks(CHUNK) {
+        let mut sql = String::from("INSERT INTO log_entries (idx, kind, body, created_at) VALUES ");
+        for i in 0..chunk.len() {
+            let p = i * 4;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("(${},${},${},${})", p + 1, p + 2, p + 3, p + 4));
+        }
+        let mut q = sqlx::query(&sql);
+        for (index, kind, body) in chunk {
+            q = q
+                .bind(to_i64(*index)?)
+                .bind(*kind)
+                .bind(body.as_str())
+                .bind(created.as_str());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    for chunk in nodes.chunks(CHUNK) {
+        let mut sql = String::from("INSERT INTO log_nodes (level, idx, hash) VALUES ");
+        for i in 0..chunk.len() {
+            let p = i * 3;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("(${},${},${})", p + 1, p + 2, p + 3));
+        }
+        let mut q = sqlx::query(&sql);
+        for (id, hash) in chunk {
+            q = q
+                .bind(i64::from(id.level))
+                .bind(to_i64(id.index)?)
+                .bind(hash.to_vec());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    for chunk in subjects.chunks(CHUNK) {
+        let mut sql = String::from("INSERT INTO log_subjects (subject, idx) VALUES ");
+        for i in 0..chunk.len() {
+            let p = i * 2;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("(${},${})", p + 1, p + 2));
+        }
+        sql.push_str(" ON CONFLICT (subject, idx) DO NOTHING");
+        let mut q = sqlx::query(&sql);
+        for (subject, index) in chunk {
+            q = q.bind(subject.as_str()).bind(to_i64(*index)?);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(bodies.into_iter().map(|(i, _, _)| i).collect())
+}
+
+async fn fetch_nodes(
+    conn: &mut AnyConnection,
+    ids: &[NodeId],
+) -> Result<HashMap<NodeId, Hash>, StoreError> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let mut sql = String::from("SELECT level, idx, hash FROM log_nodes WHERE ");
+        for i in 0..chunk.len() {
+            let p = i * 2;
+            if i > 0 {
+                sql.push_str(" OR ");
+            }
+            sql.push_str(&format!("(level = ${} AND idx = ${})", p + 1, p + 2));
+        }
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(i64::from(id.level)).bind(to_i64(id.index)?);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            let level = u8::try_from(r.try_get::<i64, _>("level")?)
+                .map_err(|_| StoreError::Corrupt("log node level out of range".into()))?;
+            let index = to_u64(r.try_get::<i64, _>("idx")?)?;
+            out.insert(NodeId { level, index }, to_hash(r.try_get("hash")?)?);
+        }
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Appends entries in a transaction of their own (administrative actions, benchmarks).
+    pub async fn log_append(
+        &self,
+        inputs: &[LogInput],
+        now: OffsetDateTime,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let indices = append_in(&mut tx, inputs, now).await?;
+        tx.commit().await?;
+        Ok(indices)
+    }
+
+    /// The number of entries committed.
+    pub async fn log_size(&self) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT size FROM log_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        to_u64(row.try_get::<i64, _>("size")?)
+    }
+
+    /// The stored hashes of these complete subtrees (missing ones are absent from the map).
+    pub async fn log_nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        fetch_nodes(&mut conn, ids).await
+    }
+
+    /// Entries with `start <= index < end`, at most [`MAX_ENTRIES_PER_READ`], in order. Rows are
+    /// returned as stored: a gap or a changed body is for the verifier to find.
+    pub async fn log_entries(&self, start: u64, end: u64) -> Result<Vec<LoggedEntry>, StoreError> {
+        let end = end.min(start.saturating_add(MAX_ENTRIES_PER_READ));
+        let rows = sqlx::query(
+            "SELECT idx, body FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+        )
+        .bind(to_i64(start)?)
+        .bind(to_i64(end)?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LoggedEntry {
+                    index: to_u64(r.try_get::<i64, _>("idx")?)?,
+                    body: r.try_get("body")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Entries with `start <= index < end` (at most [`MAX_ENTRIES_PER_READ`]) with the leaf hash
+    /// stored for each, for an auditor's replay.
+    pub async fn log_entry_rows(&self, start: u64, end: u64) -> Result<Vec<EntryRow>, StoreError> {
+        let end = end.min(start.saturating_add(MAX_ENTRIES_PER_READ));
+        let rows = sqlx::query(
+            "SELECT e.idx, e.body, n.hash FROM log_entries e \
+             LEFT JOIN log_nodes n ON n.level = 0 AND n.idx = e.idx \
+             WHERE e.idx >= $1 AND e.idx < $2 ORDER BY e.idx",
+        )
+        .bind(to_i64(start)?)
+        .bind(to_i64(end)?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(EntryRow {
+                    index: to_u64(r.try_get::<i64, _>("idx")?)?,
+                    body: r.try_get("body")?,
+                    stored_leaf: r
+                        .try_get::<Option<Vec<u8>>, _>("hash")?
+                        .map(to_hash)
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every stored leaf hash with `start <= index < end` (at most [`MAX_ENTRIES_PER_READ`]).
+    pub async fn log_leaf_hashes(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, Hash)>, StoreError> {
+        let end = end.min(start.saturating_add(MAX_ENTRIES_PER_READ));
+        let rows = sqlx::query(
+            "SELECT idx, hash FROM log_nodes WHERE level = 0 AND idx >= $1 AND idx < $2 \
+             ORDER BY idx",
+        )
+        .bind(to_i64(start)?)
+        .bind(to_i64(end)?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    to_u64(r.try_get::<i64, _>("idx")?)?,
+                    to_hash(r.try_get("hash")?)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The indices of entries recorded with this subject, in order.
+    pub async fn log_find_subject(&self, subject: &str) -> Result<Vec<u64>, StoreError> {
+        let rows =
+            sqlx::query("SELECT idx FROM log_subjects WHERE subject = $1 ORDER BY idx LIMIT 1000")
+                .bind(subject)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| to_u64(r.try_get::<i64, _>("idx")?))
+            .collect()
+    }
+
+    /// The checkpoint with the largest size.
+    pub async fn log_latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row = sqlx::query(
+            "SELECT size, root, note, created_at FROM log_checkpoints ORDER BY size DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| checkpoint_from_row(&r)).transpose()
+    }
+
+    /// Every stored checkpoint, smallest first (at most 10,000: the most recent ones).
+    pub async fn log_checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT size, root, note, created_at FROM \
+             (SELECT size, root, note, created_at FROM log_checkpoints ORDER BY size DESC \
+              LIMIT 10000) AS recent ORDER BY size",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(checkpoint_from_row).collect()
+    }
+
+    /// Stores a checkpoint; false when one of that size exists already (another instance signed
+    /// it first: the tree at that size is the same, so either note is good).
+    pub async fn log_insert_checkpoint(&self, cp: &StoredCheckpoint) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO log_checkpoints (size, root, note, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (size) DO NOTHING",
+        )
+        .bind(to_i64(cp.size)?)
+        .bind(cp.root.to_vec())
+        .bind(cp.note.as_str())
+        .bind(fmt_time(cp.created_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+fn checkpoint_from_row(r: &sqlx::any::AnyRow) -> Result<StoredCheckpoint, StoreError> {
+    Ok(StoredCheckpoint {
+        size: to_u64(r.try_get::<i64, _>("size")?)?,
+        root: to_hash(r.try_get("root")?)?,
+        note: r.try_get("note")?,
+        created_at: super::parse_time(&r.try_get::<String, _>("created_at")?)?,
+    })
+}
