@@ -81,7 +81,40 @@ fn sha256_baseline(c: &mut Criterion, name: &str, path: &Path) {
     group.finish();
 }
 
+/// Baselines for the per-verification fixed cost: parsing one certificate (OpenSSL 3 decodes the
+/// public key through its provider decoders) and one RSA-2048 PKCS#1 v1.5 verification.
+fn crypto_baselines(c: &mut Criterion) {
+    let pem = std::fs::read(root().join("certs/test-pki/citizen-an.pem")).expect("cert");
+    let cert = openssl::x509::X509::from_pem(&pem).expect("pem");
+    let der = cert.to_der().expect("der");
+    let key = openssl::pkey::PKey::private_key_from_pem(
+        &std::fs::read(root().join("certs/test-pki/citizen-an.key")).expect("key"),
+    )
+    .expect("key");
+    let public = cert.public_key().expect("public key");
+    let msg = b"antin bench";
+    let mut signer =
+        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).expect("signer");
+    let sig = signer.sign_oneshot_to_vec(msg).expect("sign");
+    let mut group = c.benchmark_group("baseline");
+    group.bench_function("x509_from_der", |b| {
+        b.iter(|| openssl::x509::X509::from_der(std::hint::black_box(&der)).expect("der"))
+    });
+    group.bench_function("rsa2048_verify", |b| {
+        b.iter(|| {
+            let mut v =
+                openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &public)
+                    .expect("verifier");
+            assert!(v
+                .verify_oneshot(&sig, std::hint::black_box(msg))
+                .expect("verify"));
+        })
+    });
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
+    crypto_baselines(c);
     let fixtures = root().join("fixtures/pdf");
     bench_file(
         c,
