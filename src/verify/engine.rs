@@ -8,12 +8,13 @@ use std::time::Duration;
 use openssl::x509::{X509Crl, X509};
 use time::OffsetDateTime;
 
+use super::diff::Level;
 use super::report::{
     CoverageReport, DocumentInfo, ExpectedSignerId, Indication, Note, PolicyInfo, Report,
     SignatureKind, SignatureReport, SubIndication, Verdict,
 };
 use super::signature::{self, Pool, Settings, SignatureInput};
-use super::{changes, Input, Outcome, VerifyError, VerifyOptions};
+use super::{Input, Outcome, VerifyError, VerifyOptions};
 use crate::config::{AlgorithmPolicyName, Config};
 use crate::pdf;
 use crate::pki::algorithms::AlgorithmPolicy;
@@ -287,6 +288,7 @@ impl Context {
             size: bytes.len() as u64,
             detached: false,
             revisions: Some(revisions),
+            changes: Vec::new(),
         };
 
         // Document timestamps first: a valid one is a proof of existence for every signature in
@@ -379,28 +381,51 @@ impl Context {
             sides.push(side);
         }
 
-        // What changed after the signatures (an uncovered tail of updates).
-        let findings = changes::check_updates_after_signatures(&doc, &fields);
-        for finding in findings {
+        // What every update after a signed revision changed, against the whitelist.
+        let diffs = super::diff::analyse(&doc, &fields);
+        for d in diffs.iter().filter(|d| d.level == Level::Disallowed) {
             warnings.push(Note::new(
                 SubIndication::ModifiedAfterSigning.as_str(),
-                finding.detail.clone(),
+                describe_disallowed(d),
             ));
-            for r in reports.iter_mut() {
-                if r.coverage
-                    .as_ref()
-                    .and_then(|c| c.revision)
-                    .is_some_and(|rev| rev <= finding.after_revision)
-                {
-                    signature::fail(
-                        r,
-                        SubIndication::ModifiedAfterSigning,
-                        "MODIFIED_AFTER_SIGNING",
-                        finding.detail.clone(),
-                    );
+        }
+        for r in reports.iter_mut() {
+            let Some(rev) = r.coverage.as_ref().and_then(|c| c.revision) else {
+                continue;
+            };
+            let later: Vec<&super::diff::RevisionDiff> =
+                diffs.iter().filter(|d| d.revision > rev).collect();
+            let worst = later.iter().map(|d| d.level).max().unwrap_or(Level::None);
+            r.modifications = Some(worst);
+            match worst {
+                Level::Disallowed => {
+                    if let Some(first) = later.iter().find(|d| d.level == Level::Disallowed) {
+                        signature::fail(
+                            r,
+                            SubIndication::ModifiedAfterSigning,
+                            "MODIFIED_AFTER_SIGNING",
+                            describe_disallowed(first),
+                        );
+                    }
                 }
+                Level::Permitted => {
+                    let kinds: Vec<String> = later
+                        .iter()
+                        .flat_map(|d| d.changes.iter())
+                        .filter(|c| c.kind != super::diff::ChangeKind::Structure)
+                        .map(|c| c.detail.clone())
+                        .take(10)
+                        .collect();
+                    r.warnings.push(Note::new(
+                        "CHANGES_PERMITTED",
+                        format!("permitted changes after signing: {}", kinds.join("; ")),
+                    ));
+                }
+                Level::None => {}
             }
         }
+        let mut document = document;
+        document.changes = diffs;
         Ok((document, reports, sides, warnings))
     }
 }
@@ -440,6 +465,7 @@ fn run_detached(
         size: data.len() as u64,
         detached: true,
         revisions: None,
+        changes: Vec::new(),
     };
     Ok((document, vec![report], vec![side], Vec::new()))
 }
@@ -474,6 +500,19 @@ fn unsupported_sub_filter(f: &pdf::SignatureField) -> Option<String> {
         (_, Some(other)) => Some(format!("unsupported /SubFilter /{other}")),
         (_, None) => Some("the signature dictionary has no /SubFilter".into()),
     }
+}
+
+/// One line for a disallowed update: its revision and the first changes not on the whitelist.
+fn describe_disallowed(d: &super::diff::RevisionDiff) -> String {
+    let bad: Vec<&str> = d.disallowed().map(|c| c.detail.as_str()).collect();
+    let shown: Vec<&str> = bad.iter().take(10).copied().collect();
+    format!(
+        "revision {} makes {} change(s) not permitted after signing: {}{}",
+        d.revision,
+        bad.len(),
+        shown.join("; "),
+        if bad.len() > shown.len() { "; ..." } else { "" }
+    )
 }
 
 fn coverage_report(f: &pdf::SignatureField) -> CoverageReport {

@@ -4,7 +4,7 @@
 //! arguments. `Verifier` is the edge around it: it runs the engine off the async runtime, fetches
 //! missing revocation data when allowed, and runs the engine again with it.
 
-mod changes;
+pub mod diff;
 pub mod engine;
 pub mod report;
 mod signature;

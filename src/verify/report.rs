@@ -178,6 +178,10 @@ pub struct DocumentInfo {
     /// true: a detached CMS over arbitrary data; false: a PDF.
     pub detached: bool,
     pub revisions: Option<usize>,
+    /// What each incremental update after the first signed revision changed, and whether the
+    /// whitelist permits it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<crate::verify::diff::RevisionDiff>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,6 +236,10 @@ pub struct SignatureReport {
     pub checks: Checks,
     /// DocMDP permission level of a certification signature (1, 2 or 3).
     pub docmdp: Option<u8>,
+    /// The worst change made after the revision this signature covers: NONE, PERMITTED or
+    /// DISALLOWED (then the signature is TOTAL_FAILED / MODIFIED_AFTER_SIGNING).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modifications: Option<crate::verify::diff::Level>,
     pub reason: Option<String>,
     pub location: Option<String>,
     pub errors: Vec<Note>,

@@ -122,6 +122,7 @@ fn empty_report(input: &SignatureInput<'_>) -> SignatureReport {
         algorithms: None,
         checks: Checks::default(),
         docmdp: input.docmdp,
+        modifications: None,
         reason: input.reason.clone(),
         location: input.location.clone(),
         errors: Vec::new(),
