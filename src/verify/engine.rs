@@ -235,6 +235,14 @@ impl Context {
             expected_signer_id: expected,
             signatures,
             warnings,
+            summary: Default::default(),
+        };
+        let report = Report {
+            summary: super::report::Summary {
+                vi: super::text::summary(&report, crate::i18n::Lang::Vi),
+                en: super::text::summary(&report, crate::i18n::Lang::En),
+            },
+            ..report
         };
         Ok(RunResult {
             outcome: Outcome { report, evidence },
@@ -426,6 +434,7 @@ impl Context {
         }
         let mut document = document;
         document.changes = diffs;
+        set_levels(&doc, &fields, &mut reports);
         Ok((document, reports, sides, warnings))
     }
 }
@@ -499,6 +508,66 @@ fn unsupported_sub_filter(f: &pdf::SignatureField) -> Option<String> {
         ) => None,
         (_, Some(other)) => Some(format!("unsupported /SubFilter /{other}")),
         (_, None) => Some("the signature dictionary has no /SubFilter".into()),
+    }
+}
+
+/// The PAdES baseline level of each PAdES signature (ETSI EN 319 142-1 6.2-6.5, as a validator can
+/// see it): B-T needs a valid signature timestamp or a valid document timestamp in a later
+/// revision; B-LT a DSS in a later revision (or the signed one) carrying certificates and
+/// revocation data; B-LTA a valid document timestamp in a revision at or after the DSS's.
+fn set_levels(
+    doc: &pdf::PdfDocument<'_>,
+    fields: &[pdf::SignatureField],
+    reports: &mut [SignatureReport],
+) {
+    let revisions = doc.revisions().len();
+    // The first revision whose catalog has a DSS with validation data.
+    let dss_rev = (0..revisions).find(|r| {
+        doc.catalog(*r)
+            .ok()
+            .is_some_and(|c| c.get(b"DSS").is_some())
+    });
+    let dss_useful = doc
+        .dss()
+        .ok()
+        .flatten()
+        .is_some_and(|d| !d.certs.is_empty() && (!d.crls.is_empty() || !d.ocsps.is_empty()));
+    // Valid document timestamps by the (0-based) revision they cover.
+    let doc_ts: Vec<usize> = reports
+        .iter()
+        .zip(fields)
+        .filter(|(r, f)| {
+            f.kind == pdf::SignatureKind::DocTimestamp && r.indication == Indication::TotalPassed
+        })
+        .filter_map(|(r, _)| r.coverage.as_ref().and_then(|c| c.revision).map(|x| x - 1))
+        .collect();
+    for r in reports.iter_mut() {
+        if r.kind != SignatureKind::Signature
+            || r.sub_filter.as_deref() != Some("ETSI.CAdES.detached")
+        {
+            continue;
+        }
+        let Some(rev) = r.coverage.as_ref().and_then(|c| c.revision).map(|x| x - 1) else {
+            continue;
+        };
+        let sig_ts = r
+            .timestamp
+            .as_ref()
+            .is_some_and(|t| t.indication == Indication::TotalPassed);
+        let later_ts = doc_ts.iter().any(|t| *t > rev);
+        let mut level = "B-B";
+        if sig_ts || later_ts {
+            level = "B-T";
+            if let (Some(d), true) = (dss_rev, dss_useful) {
+                if d >= rev {
+                    level = "B-LT";
+                    if doc_ts.iter().any(|t| *t >= d && *t > rev) {
+                        level = "B-LTA";
+                    }
+                }
+            }
+        }
+        r.level = Some(level.to_owned());
     }
 }
 

@@ -169,6 +169,16 @@ pub struct Report {
     pub expected_signer_id: Option<ExpectedSignerId>,
     pub signatures: Vec<SignatureReport>,
     pub warnings: Vec<Note>,
+    /// One plain sentence for the clerk, in Vietnamese and English.
+    #[serde(default)]
+    pub summary: Summary,
+}
+
+/// The report's one-sentence summary in both languages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub vi: String,
+    pub en: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,6 +250,11 @@ pub struct SignatureReport {
     /// DISALLOWED (then the signature is TOTAL_FAILED / MODIFIED_AFTER_SIGNING).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modifications: Option<crate::verify::diff::Level>,
+    /// The PAdES baseline level the signature reaches (ETSI EN 319 142-1 6): B-B, B-T (a valid
+    /// signature or document timestamp over it), B-LT (plus validation data in the DSS), B-LTA (plus
+    /// a valid document timestamp over that DSS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
     pub reason: Option<String>,
     pub location: Option<String>,
     pub errors: Vec<Note>,

@@ -123,6 +123,7 @@ fn empty_report(input: &SignatureInput<'_>) -> SignatureReport {
         checks: Checks::default(),
         docmdp: input.docmdp,
         modifications: None,
+        level: None,
         reason: input.reason.clone(),
         location: input.location.clone(),
         errors: Vec::new(),

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use super::diff::{Change, ChangeKind, Level};
 use super::report::{
     Check, Indication, Report, RevocationStatusReport, SignatureKind, SignatureReport,
     SubIndication, TimeSource, Verdict,
@@ -132,6 +133,155 @@ fn check_label(c: Check, lang: Lang) -> &'static str {
 }
 
 /// Renders the whole report.
+/// What one disallowed change means, in words for a clerk.
+fn change_words(c: &Change, lang: Lang) -> String {
+    let page = c.page.map(|p| p.to_string()).unwrap_or_else(|| "?".into());
+    match c.kind {
+        ChangeKind::PageAdded => {
+            let n = c
+                .detail
+                .split_whitespace()
+                .next()
+                .and_then(|w| w.parse::<usize>().ok())
+                .unwrap_or(1);
+            format!(
+                "{} {n} {}",
+                lang.pick("thêm", "added"),
+                lang.pick("trang", "page(s)")
+            )
+        }
+        ChangeKind::PageRemoved => lang.pick("xóa trang", "removed pages").to_owned(),
+        ChangeKind::PageContent => match c.page {
+            Some(_) => format!(
+                "{} {page}",
+                lang.pick("sửa nội dung trang", "changed the content of page")
+            ),
+            None => lang
+                .pick("thay đổi thứ tự hoặc cây trang", "changed the page tree")
+                .to_owned(),
+        },
+        ChangeKind::Annotation => format!(
+            "{} {page}",
+            lang.pick(
+                "thêm hoặc sửa chú thích trên trang",
+                "added or changed an annotation on page"
+            )
+        ),
+        ChangeKind::SignatureField => lang
+            .pick(
+                "thêm trường chữ ký có hình hiển thị che nội dung hoặc không được phép",
+                "added a signature field that covers content or is not allowed",
+            )
+            .to_owned(),
+        ChangeKind::FormFill => format!(
+            "{} {}",
+            lang.pick(
+                "điền trường biểu mẫu không được phép",
+                "filled a form field that may not change"
+            ),
+            c.field.as_deref().unwrap_or("")
+        ),
+        ChangeKind::FormStructure => lang
+            .pick("thay đổi cấu trúc biểu mẫu", "changed the form's structure")
+            .to_owned(),
+        ChangeKind::Catalog => lang
+            .pick(
+                "thay đổi hoặc thay thế cấu trúc gốc của tài liệu",
+                "changed or replaced the document catalog",
+            )
+            .to_owned(),
+        ChangeKind::ObjectRedefined | ChangeKind::ObjectDeleted => format!(
+            "{} {}",
+            lang.pick("thay đổi đối tượng", "changed object"),
+            c.object.as_deref().unwrap_or("")
+        ),
+        ChangeKind::Signature | ChangeKind::DocumentTimestamp => lang
+            .pick(
+                "thay thế hoặc thêm chữ ký không được phép",
+                "replaced or added a signature that is not allowed",
+            )
+            .to_owned(),
+        ChangeKind::ValidationData | ChangeKind::Metadata | ChangeKind::Structure => lang
+            .pick("thay đổi dữ liệu khác", "changed other data")
+            .to_owned(),
+    }
+}
+
+/// One plain sentence on what the result means for the document, for the clerk.
+pub fn summary(report: &Report, lang: Lang) -> String {
+    if report.signatures.is_empty() {
+        return lang
+            .pick(
+                "Tài liệu không có chữ ký số nào.",
+                "The document carries no digital signature.",
+            )
+            .to_owned();
+    }
+    if let Some(d) = report
+        .document
+        .changes
+        .iter()
+        .find(|d| d.level == Level::Disallowed)
+    {
+        let mut words: Vec<String> = Vec::new();
+        for c in d.disallowed() {
+            let w = change_words(c, lang);
+            if !words.contains(&w) {
+                words.push(w);
+            }
+        }
+        words.truncate(4);
+        return format!(
+            "{}: {}.",
+            lang.pick(
+                "Tài liệu đã bị sửa đổi sau khi ký",
+                "The document was modified after signing"
+            ),
+            words.join(", ")
+        );
+    }
+    if let Some(s) = report
+        .signatures
+        .iter()
+        .find(|s| s.indication != Indication::TotalPassed)
+    {
+        if let Some(sub) = s.sub_indication {
+            return sub_indication_text(sub, lang).to_owned();
+        }
+    }
+    let n = report
+        .signatures
+        .iter()
+        .filter(|s| s.kind == SignatureKind::Signature)
+        .count();
+    let permitted = report
+        .document
+        .changes
+        .iter()
+        .any(|d| d.level == Level::Permitted);
+    match (report.verdict, permitted) {
+        (Verdict::TotalPassed, false) => format!(
+            "{} {n} {}",
+            lang.pick("Tài liệu còn nguyên vẹn từ khi ký;", "The document is unchanged since it was signed;"),
+            lang.pick("chữ ký số hợp lệ.", "valid signature(s).")
+        ),
+        (Verdict::TotalPassed, true) => format!(
+            "{} {n} {}",
+            lang.pick(
+                "Tài liệu chỉ có các thay đổi được phép sau khi ký (chữ ký tiếp theo, dữ liệu xác thực, điền biểu mẫu);",
+                "The document has only permitted changes after signing (later signatures, validation data, form filling);"
+            ),
+            lang.pick("chữ ký số hợp lệ.", "valid signature(s).")
+        ),
+        _ => lang
+            .pick(
+                "Chưa xác định được tính hợp lệ của chữ ký; cần kiểm tra lại sau hoặc xem xét thủ công.",
+                "The signatures could not be fully validated; try again later or review by hand.",
+            )
+            .to_owned(),
+    }
+}
+
 pub fn render(report: &Report, lang: Lang) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -141,6 +291,7 @@ pub fn render(report: &Report, lang: Lang) -> String {
         verdict_label(report.verdict, lang),
         report.verdict.as_str()
     );
+    let _ = writeln!(out, "{}", summary(report, lang));
     let _ = writeln!(
         out,
         "{}: {}  ({} {} byte, SHA-256 {})",
@@ -186,6 +337,31 @@ pub fn render(report: &Report, lang: Lang) -> String {
     for sig in &report.signatures {
         out.push('\n');
         render_signature(&mut out, sig, lang);
+    }
+    for d in &report.document.changes {
+        if d.level == Level::None {
+            continue;
+        }
+        out.push('\n');
+        let _ = writeln!(
+            out,
+            "{} {} ({}): {}",
+            lang.pick("Bản cập nhật", "Update"),
+            d.revision,
+            lang.pick("sau khi ký", "after signing"),
+            match d.level {
+                Level::Disallowed => lang.pick("CÓ THAY ĐỔI KHÔNG ĐƯỢC PHÉP", "DISALLOWED CHANGES"),
+                _ => lang.pick("chỉ có thay đổi được phép", "permitted changes only"),
+            }
+        );
+        for c in d
+            .changes
+            .iter()
+            .filter(|c| c.kind != ChangeKind::Structure)
+            .take(30)
+        {
+            let _ = writeln!(out, "  {} {}", if c.allowed { "+" } else { "!" }, c.detail);
+        }
     }
     if !report.warnings.is_empty() {
         out.push('\n');
