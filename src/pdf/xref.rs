@@ -108,6 +108,29 @@ impl Revision {
         out
     }
 
+    /// Objects a hybrid-reference section lists in both its table and its /XRefStm with different
+    /// entries: two readers would see two documents (ISO 32000-2 7.5.8.4 hybrid files).
+    pub fn hybrid_disagreements(&self, file: &[u8]) -> Vec<u32> {
+        let Some(stm) = &self.xref_stm else {
+            return Vec::new();
+        };
+        let mut nums = Vec::new();
+        if let Section::Stream { index, .. } = stm {
+            for &(f, c) in index {
+                nums.extend((0..c).filter_map(|i| f.checked_add(i)));
+            }
+        }
+        nums.into_iter()
+            .filter(
+                |n| match (lookup(&self.section, file, *n), lookup(stm, file, *n)) {
+                    (Some(a), Some(b)) => a != b,
+                    _ => false,
+                },
+            )
+            .take(1000)
+            .collect()
+    }
+
     /// True if `offset` is this revision's end (past `%%EOF`, or past the EOL after it).
     pub fn ends_at(&self, offset: usize) -> bool {
         offset == self.end || offset == self.end_with_eol
@@ -189,13 +212,58 @@ fn last_startxref(file: &[u8]) -> Result<usize, PdfError> {
     usize::try_from(off).map_err(|_| PdfError::NoStartXref)
 }
 
-/// Read every revision reachable from the last `startxref`, oldest first.
+/// Read every revision reachable from the last `startxref`, oldest first. When the last
+/// `startxref` (or its section) is unreadable, an earlier complete revision chain is used and the
+/// bytes after it are reported as trailing data: an update without a valid xref section or
+/// trailer must not make a signed document unreadable, nor pass unnoticed (the incremental saving
+/// attack with a stripped xref or trailer).
 pub fn load_revisions(
     file: &[u8],
     limits: &Limits,
     warnings: &mut Vec<Warning>,
 ) -> Result<Vec<Revision>, PdfError> {
-    let mut offset = last_startxref(file)?;
+    let first = load_chain(file, last_startxref(file), limits, warnings);
+    let Err(first_err) = first else {
+        return first;
+    };
+    // Earlier `startxref` markers, newest first (bounded).
+    let mut end = file.len();
+    for _ in 0..16 {
+        let Some(at) = rfind(file.get(..end).unwrap_or_default(), b"startxref") else {
+            break;
+        };
+        end = at;
+        let mut p = Parser::new(file, at + 9, ParseLimits::default());
+        let Ok(off) = p.parse_uint() else { continue };
+        let Ok(off) = usize::try_from(off) else {
+            continue;
+        };
+        let mut w = Vec::new();
+        if let Ok(chain) = load_chain(file, Ok(off), limits, &mut w) {
+            if chain.last().is_some_and(|r| r.end > at) {
+                warnings.extend(w);
+                if let Some(last) = chain.last() {
+                    if !warnings
+                        .iter()
+                        .any(|x| matches!(x, Warning::TrailingData { .. }))
+                    {
+                        warnings.push(Warning::TrailingData { offset: last.end });
+                    }
+                }
+                return Ok(chain);
+            }
+        }
+    }
+    Err(first_err)
+}
+
+fn load_chain(
+    file: &[u8],
+    start: Result<usize, PdfError>,
+    limits: &Limits,
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<Revision>, PdfError> {
+    let mut offset = start?;
     let mut seen = HashSet::new();
     let mut chain = Vec::new();
     let mut total_objects = 0u64;

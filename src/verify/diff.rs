@@ -142,7 +142,60 @@ pub fn analyse(doc: &pdf::PdfDocument<'_>, fields: &[pdf::SignatureField]) -> Ve
                 }
             }
         }
-        out.push(analyse_update(doc, u, &c));
+        let mut d = analyse_update(doc, u, &c);
+        if let Some(r) = doc.revisions().get(u) {
+            let bad = r.hybrid_disagreements(doc.bytes());
+            if !bad.is_empty() {
+                d.changes.push(Change {
+                    object: bad.first().map(|n| id_str((*n, 0))),
+                    kind: ChangeKind::Structure,
+                    allowed: false,
+                    page: None,
+                    field: None,
+                    detail: format!(
+                        "the cross-reference table and stream of this update disagree about {} object(s)",
+                        bad.len()
+                    ),
+                });
+                d.level = Level::Disallowed;
+            }
+        }
+        out.push(d);
+    }
+    // Bytes after the last complete revision: an update without a usable xref section or trailer
+    // (what a naive reader may still show).
+    // Junk that holds no PDF objects (some writers pad files) is reported but harmless.
+    for w in doc.warnings() {
+        if let pdf::Warning::TrailingData { offset } = w {
+            let tail = doc.bytes().get(offset..).unwrap_or_default();
+            let holds_objects = [&b"obj"[..], b"stream", b"trailer", b"xref"]
+                .iter()
+                .any(|kw| tail.windows(kw.len()).any(|w| w == *kw));
+            let n = tail.len();
+            out.push(RevisionDiff {
+                revision: revisions + 1,
+                level: if holds_objects {
+                    Level::Disallowed
+                } else {
+                    Level::Permitted
+                },
+                docmdp: None,
+                changes: vec![Change {
+                    object: None,
+                    kind: ChangeKind::Structure,
+                    allowed: !holds_objects,
+                    page: None,
+                    field: None,
+                    detail: if holds_objects {
+                        format!(
+                            "{n} byte(s) of PDF objects after the last complete revision (offset {offset}): an update without a valid cross-reference section or trailer"
+                        )
+                    } else {
+                        format!("{n} byte(s) of trailing data without PDF objects, ignored")
+                    },
+                }],
+            });
+        }
     }
     out
 }
@@ -1341,7 +1394,7 @@ fn paint_boxes(
                 tlm = mul(&[1.0, 0.0, 0.0, 1.0, 0.0, -leading], &tlm);
                 tm = tlm;
             }
-            b"Tj" | b"TJ" => text_show(
+            b"Tj" | b"TJ" | b"'" | b"\"" => text_show(
                 kw, &operands, &mut tm, &mut tlm, font_size, leading, &ctm, out,
             ),
             b"Do" => {
