@@ -306,7 +306,19 @@ impl Context {
         let mut doc_ts: Vec<(usize, OffsetDateTime)> = Vec::new();
         let order: Vec<usize> = {
             let mut o: Vec<usize> = (0..fields.len()).collect();
-            o.sort_by_key(|&i| (fields[i].kind != pdf::SignatureKind::DocTimestamp, i));
+            // Document timestamps first, the latest first: each one's proof of existence then
+            // reaches the earlier ones it covers (the B-LTA chain, EN 319 102-1 5.6.3).
+            o.sort_by_key(|&i| {
+                let ts = fields[i].kind == pdf::SignatureKind::DocTimestamp;
+                (
+                    !ts,
+                    if ts {
+                        usize::MAX - fields[i].revision.unwrap_or(0)
+                    } else {
+                        i
+                    },
+                )
+            });
             o
         };
         let mut slots: Vec<Option<(SignatureReport, signature::Side)>> =

@@ -269,6 +269,7 @@ pub fn check(
             origins,
             settings,
             &mut side,
+            input.later_poe,
         );
         if ts.indication == Indication::TotalPassed {
             if let Some(t) = crate::timefmt::parse_rfc3339(&ts.time) {
@@ -285,6 +286,22 @@ pub fn check(
         }
         if report.timestamp.is_none() {
             report.timestamp = Some(ts);
+        }
+    }
+    // EN 319 102-1 5.6.2.4: a signature timestamp must precede every document timestamp that
+    // covers the signature; otherwise the order of the evidence is impossible.
+    if let (Some(sig_ts), Some(later)) = (poe, input.later_poe) {
+        if sig_ts > later + time::Duration::minutes(5) {
+            fail(
+                &mut report,
+                SubIndication::TimestampOrderFailure,
+                "TIMESTAMP_ORDER_FAILURE",
+                format!(
+                    "the signature timestamp {} is after the document timestamp {} that covers it",
+                    vietnam(sig_ts),
+                    vietnam(later)
+                ),
+            );
         }
     }
     if poe.is_none() {
@@ -799,6 +816,7 @@ fn check_revocation(
 }
 
 /// An RFC 3161 token over `imprinted`: its own crypto, then its TSA's path and revocation.
+#[allow(clippy::too_many_arguments)]
 fn check_timestamp_token(
     token: &[u8],
     imprinted: &[&[u8]],
@@ -807,6 +825,7 @@ fn check_timestamp_token(
     origins: &std::collections::HashMap<String, &'static str>,
     settings: &Settings<'_>,
     side: &mut Side,
+    later_poe: Option<OffsetDateTime>,
 ) -> TimestampReport {
     let mut ts = TimestampReport {
         time: String::new(),
@@ -883,13 +902,18 @@ fn check_timestamp_token(
     if let Some(tsa) = v.tsa_cert.as_ref() {
         let mut all: Vec<X509> = v.certificates.clone();
         all.extend(untrusted.iter().cloned());
-        // The TSA is judged at the validation time (a later document timestamp could extend
-        // this; that is the job of B-LTA validation).
+        // The TSA is judged at the validation time, or earlier when a later document timestamp
+        // proves the token existed then (the B-LTA chain: EN 319 102-1 5.6.3, 5.6.2.3).
+        let judged_at = later_poe
+            .filter(|p| *p >= v.gen_time)
+            .map_or(settings.validation_time, |p| {
+                p.min(settings.validation_time)
+            });
         if let Some(chain) = check_path(
             tsa,
             &all,
             settings,
-            settings.validation_time,
+            judged_at,
             false,
             None,
             Purpose::Timestamping,
@@ -924,6 +948,7 @@ fn check_document_timestamp(
         &pool.origins,
         settings,
         side,
+        input.later_poe,
     );
     report.indication = ts.indication;
     report.sub_indication = ts.sub_indication;
