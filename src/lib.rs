@@ -12,6 +12,7 @@ pub mod http;
 pub mod i18n;
 pub mod pdf;
 pub mod pki;
+pub mod sign;
 pub mod store;
 pub mod timefmt;
 pub mod verify;
