@@ -165,8 +165,12 @@ fn million(c: &mut Criterion) {
                 size: MILLION,
                 root,
             }]);
-            for row in &rows {
-                r.push(row.index, &row.body, row.stored_leaf.as_ref());
+            for page in rows.chunks(BATCH as usize) {
+                let batch: Vec<(u64, &str, Option<merkle::Hash>)> = page
+                    .iter()
+                    .map(|row| (row.index, row.body.as_str(), row.stored_leaf))
+                    .collect();
+                r.push_batch(&batch);
             }
             let result = r.finish();
             assert!(result.finding.is_none());

@@ -217,36 +217,41 @@ impl TransparencyLog {
     }
 
     /// RFC 9162 2.1.3: the inclusion proof of entry `index` in the tree of `size`.
+    ///
+    /// One query: the subtrees a tree of `size` is built from exist exactly when `size` entries
+    /// are committed, so a missing one means the size is beyond the log.
     pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LogError> {
-        let current = self.store.log_size().await?;
-        if size > current || index >= size {
+        if index >= size {
             return Err(LogError::OutOfRange { index, size });
         }
         let plan = merkle::inclusion_plan(index, size)
             .map_err(|_| LogError::OutOfRange { index, size })?;
+        if plan.nodes().is_empty() && size > self.store.log_size().await? {
+            return Err(LogError::OutOfRange { index, size });
+        }
         let nodes = self.store.log_nodes(plan.nodes()).await?;
         plan.assemble(|id| nodes.get(&id).copied())
-            .map_err(|e| LogError::Incomplete(e.to_string()))
+            .map_err(|_| LogError::OutOfRange { index, size })
     }
 
     /// RFC 9162 2.1.4: the consistency proof from the tree of `old` to the tree of `new`.
     pub async fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, LogError> {
-        let current = self.store.log_size().await?;
-        if old > new || new > current {
-            return Err(LogError::BadSizes {
-                old,
-                new,
-                size: current,
-            });
+        let bad = |size| LogError::BadSizes { old, new, size };
+        if old > new {
+            return Err(bad(self.store.log_size().await?));
         }
-        let plan = merkle::consistency_plan(old, new).map_err(|_| LogError::BadSizes {
-            old,
-            new,
-            size: current,
-        })?;
+        let plan = merkle::consistency_plan(old, new).map_err(|_| bad(new))?;
+        if plan.nodes().is_empty() {
+            let size = self.store.log_size().await?;
+            if new > size {
+                return Err(bad(size));
+            }
+        }
         let nodes = self.store.log_nodes(plan.nodes()).await?;
-        plan.assemble(|id| nodes.get(&id).copied())
-            .map_err(|e| LogError::Incomplete(e.to_string()))
+        match plan.assemble(|id| nodes.get(&id).copied()) {
+            Ok(p) => Ok(p),
+            Err(_) => Err(bad(self.store.log_size().await?)),
+        }
     }
 
     /// The offline proof bundle of one entry (c2sp.org/tlog-proof@v1), with the entry's exact

@@ -143,6 +143,53 @@ impl Replay {
     /// Feeds the entry the log has at `index` (entries must come in increasing index order; a
     /// skipped index is reported as missing), with the leaf hash the server stored for it if known.
     pub fn push(&mut self, index: u64, body: &str, stored_leaf: Option<&Hash>) {
+        let bad = entry::decode(body, index).err().map(|e| e.to_string());
+        self.push_checked(index, merkle::leaf_hash(body.as_bytes()), bad, stored_leaf);
+    }
+
+    /// Feeds a page of rows in index order, checking their encodings and hashing their leaves on
+    /// every core first (the part that costs), then growing the tree in order.
+    pub fn push_batch(&mut self, rows: &[(u64, &str, Option<Hash>)]) {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(8);
+        let work = |part: &[(u64, &str, Option<Hash>)]| -> Vec<(Hash, Option<String>)> {
+            part.iter()
+                .map(|(index, body, _)| {
+                    let bad = entry::decode(body, *index).err().map(|e| e.to_string());
+                    (merkle::leaf_hash(body.as_bytes()), bad)
+                })
+                .collect()
+        };
+        let checked: Vec<(Hash, Option<String>)> = if threads < 2 || rows.len() < 256 {
+            work(rows)
+        } else {
+            let size = rows.len().div_ceil(threads);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = rows
+                    .chunks(size)
+                    .map(|c| s.spawn(move || work(c)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_default())
+                    .collect()
+            })
+        };
+        if checked.len() != rows.len() {
+            // A worker died: fall back to checking in order.
+            for (index, body, stored) in rows {
+                self.push(*index, body, stored.as_ref());
+            }
+            return;
+        }
+        for ((index, _, stored), (leaf, bad)) in rows.iter().zip(checked) {
+            self.push_checked(*index, leaf, bad, stored.as_ref());
+        }
+    }
+
+    fn push_checked(&mut self, index: u64, leaf: Hash, bad: Option<String>, stored: Option<&Hash>) {
         if index < self.frontier.size() {
             self.flag(
                 index,
@@ -153,14 +200,12 @@ impl Replay {
         if index > self.frontier.size() {
             let missing = self.frontier.size();
             self.flag(missing, Problem::Missing);
-            // Nothing after a gap can be placed in the tree: stop growing it.
             return;
         }
-        if let Err(e) = entry::decode(body, index) {
-            self.flag(index, Problem::BadEntry(e.to_string()));
+        if let Some(why) = bad {
+            self.flag(index, Problem::BadEntry(why));
         }
-        let leaf = merkle::leaf_hash(body.as_bytes());
-        if stored_leaf.is_some_and(|s| *s != leaf) {
+        if stored.is_some_and(|s| *s != leaf) {
             self.flag(index, Problem::LeafMismatch);
         }
         self.frontier.push(leaf);

@@ -732,9 +732,11 @@ async fn verify_log(
         let Some(last) = rows.last().map(|r| r.index) else {
             break;
         };
-        for r in &rows {
-            replay.push(r.index, &r.body, r.stored_leaf.as_ref());
-        }
+        let batch: Vec<(u64, &str, Option<Hash>)> = rows
+            .iter()
+            .map(|r| (r.index, r.body.as_str(), r.stored_leaf))
+            .collect();
+        replay.push_batch(&batch);
         if last < start {
             break;
         }

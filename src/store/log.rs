@@ -175,23 +175,37 @@ pub(crate) async fn append_in(
     Ok(bodies.into_iter().map(|(i, _, _)| i).collect())
 }
 
-async fn fetch_nodes(
-    conn: &mut AnyConnection,
-    ids: &[NodeId],
-) -> Result<HashMap<NodeId, Hash>, StoreError> {
-    let mut out = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
+/// Nodes per lookup query. Every lookup uses the same statement (unused slots bound to -1), so
+/// each connection prepares it once: most of a proof's cost was re-preparing a query of a new shape.
+const NODE_SLOTS: usize = 32;
+
+fn node_query() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
         let mut sql = String::from("SELECT level, idx, hash FROM log_nodes WHERE ");
-        for i in 0..chunk.len() {
+        for i in 0..NODE_SLOTS {
             let p = i * 2;
             if i > 0 {
                 sql.push_str(" OR ");
             }
             sql.push_str(&format!("(level = ${} AND idx = ${})", p + 1, p + 2));
         }
-        let mut q = sqlx::query(&sql);
+        sql
+    })
+}
+
+async fn fetch_nodes(
+    conn: &mut AnyConnection,
+    ids: &[NodeId],
+) -> Result<HashMap<NodeId, Hash>, StoreError> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(NODE_SLOTS) {
+        let mut q = sqlx::query(node_query());
         for id in chunk {
             q = q.bind(i64::from(id.level)).bind(to_i64(id.index)?);
+        }
+        for _ in chunk.len()..NODE_SLOTS {
+            q = q.bind(-1i64).bind(-1i64);
         }
         for r in q.fetch_all(&mut *conn).await? {
             let level = u8::try_from(r.try_get::<i64, _>("level")?)

@@ -210,6 +210,8 @@ struct View {
     acroform: Option<ObjId>,
     dss: HashSet<ObjId>,
     info: Option<ObjId>,
+    /// The catalog's XMP metadata stream.
+    metadata: Option<ObjId>,
     /// Every annotation id on each page.
     annots: HashMap<ObjId, Vec<ObjId>>,
 }
@@ -239,6 +241,7 @@ fn view(doc: &pdf::PdfDocument<'_>, rev: usize) -> View {
         }
     }
     let acroform = catalog.get(b"AcroForm").and_then(Obj::as_ref);
+    let metadata = catalog.get(b"Metadata").and_then(Obj::as_ref);
     let fields = field_tree(doc, rev, &catalog);
     View {
         root,
@@ -248,6 +251,7 @@ fn view(doc: &pdf::PdfDocument<'_>, rev: usize) -> View {
         fields,
         acroform,
         info,
+        metadata,
         annots,
     }
 }
@@ -773,6 +777,18 @@ fn classify(
             true,
             "document information".into(),
         );
+        return;
+    }
+    // The XMP metadata stream: writers update it with each signature (ISO 32000-2 14.3.2). It
+    // must have been the metadata before (or be new), so that no content stream is repointed.
+    if Some(id) == ctx.after.metadata {
+        let ok = old.is_none() || ctx.before.metadata == Some(id);
+        let detail = if ok {
+            "XMP metadata".to_owned()
+        } else {
+            format!("existing object {} redefined as metadata", id_str(id))
+        };
+        ctx.push(Some(id), ChangeKind::Metadata, ok, detail);
         return;
     }
     // A signature or document timestamp dictionary.
