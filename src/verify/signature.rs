@@ -919,8 +919,12 @@ fn check_timestamp_token(
             Purpose::Timestamping,
             &mut inner,
         ) {
+            // Its revocation status too is needed at the time it is judged: a token is proof of
+            // its own time only while its TSA is known not to be revoked (or, for an archived
+            // token, at the time a later timestamp proves). A CRL that was current at genTime
+            // but has expired since proves nothing about a key compromised later.
             check_revocation(
-                &chain, data, origins, settings, v.gen_time, None, &mut inner, side,
+                &chain, data, origins, settings, judged_at, None, &mut inner, side,
             );
         }
     }
