@@ -22,6 +22,7 @@ pub struct Config {
     pub verify: VerifyConfig,
     pub log: LogConfig,
     pub audit: AuditConfig,
+    pub sign: SignConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -111,6 +112,59 @@ pub struct VerifyConfig {
     pub fetch_timeout_secs: u64,
     pub max_fetch_bytes: usize,
     pub algorithm_policy: AlgorithmPolicyName,
+}
+
+/// Signing issued results (`[sign]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignConfig {
+    /// The profile used when a request names none.
+    pub default_profile: String,
+    /// Serve the built-in test TSA at /dev/tsa and let profiles use `tsa = "dev"` (development
+    /// only: it signs with the test PKI's TSA key).
+    pub dev_tsa: bool,
+    /// The TSA's certificate and key for the built-in test TSA.
+    pub dev_tsa_cert: PathBuf,
+    pub dev_tsa_key: PathBuf,
+    pub dev_tsa_chain: Vec<PathBuf>,
+    /// Signing profiles by name: an agency may have several.
+    pub profiles: std::collections::BTreeMap<String, SigningProfileConfig>,
+}
+
+/// One signing profile: the key, its certificate chain, the level, the TSA and the policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningProfileConfig {
+    /// The issuing agency as shown to readers.
+    pub agency: String,
+    /// PEM private key (optionally encrypted: the passphrase from the variable `key_passphrase_env`).
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    #[serde(default)]
+    pub key_passphrase_env: Option<String>,
+    /// PKCS#12 file holding the key and certificates (password from `pkcs12_password_env`).
+    #[serde(default)]
+    pub pkcs12: Option<PathBuf>,
+    #[serde(default)]
+    pub pkcs12_password_env: Option<String>,
+    /// The signer's certificate (PEM), unless it comes from the PKCS#12 file.
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    /// The certificates above it, up to and including the root (PEM files).
+    #[serde(default)]
+    pub chain: Vec<PathBuf>,
+    /// rsa-pss-sha256 (default for RSA keys: Circular 15/2025) | rsa-pkcs1-sha256 | ecdsa-sha256 |
+    /// ... (see `antin sign --help`).
+    #[serde(default)]
+    pub scheme: Option<String>,
+    /// B-B | B-T | B-LT | B-LTA.
+    pub level: String,
+    /// "dev" (the built-in test TSA) or an RFC 3161 URL.
+    #[serde(default)]
+    pub tsa: Option<String>,
+    /// CRLs (DER or PEM) to embed for B-LT: the chain's and the TSA's issuers.
+    #[serde(default)]
+    pub crls: Vec<PathBuf>,
 }
 
 /// The transparency log (`[audit]`).

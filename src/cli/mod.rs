@@ -5,6 +5,7 @@
 
 mod audit;
 mod serve;
+mod sign;
 mod trust;
 mod verify;
 
@@ -79,6 +80,8 @@ pub enum Command {
     Trust(TrustCommand),
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Sign a result PDF (or a folder of them) with a signing profile: PAdES B-B to B-LTA.
+    Sign(sign::SignArgs),
     /// Check the transparency log: checkpoints, proofs, the whole log, issued documents.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -214,6 +217,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Keys(cmd) => runtime()?.block_on(keys(&config, cmd)),
         Command::Trust(cmd) => trust::run(&config, cmd, lang),
         Command::Audit(cmd) => audit::run(&config, cmd, lang),
+        Command::Sign(args) => sign::run(&config, args, lang),
     }
 }
 

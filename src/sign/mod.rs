@@ -8,4 +8,5 @@
 pub mod cms;
 pub mod keys;
 pub mod pdf;
+pub mod service;
 pub mod tsa;

@@ -14,8 +14,10 @@ use time::OffsetDateTime;
 
 use crate::config::DatabaseConfig;
 
+pub mod documents;
 pub mod log;
 
+pub use documents::SignedDocumentRecord;
 pub use log::{LogInput, StoredCheckpoint};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -1,0 +1,560 @@
+//! The signing service: profiles (a key, its chain, the level, the TSA, the revocation data) and
+//! the PAdES flow B-B -> B-T -> B-LT -> B-LTA over the pure parts (`pdf`, `cms`, `tsa`).
+//!
+//! Fail closed: every document is verified by antin's own verifier before it is returned; a
+//! signature that does not validate at the level asked for is an error, never a file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use openssl::x509::X509;
+use time::OffsetDateTime;
+
+use super::cms::{self, CmsRequest};
+use super::keys::{DigestAlg, FileKey, SignatureScheme, SigningKey};
+use super::pdf::{self, DssData, Placement, SignatureKind, SignatureRequest, VriEntry};
+use super::tsa::{self, DevTsa, TsaClient};
+use crate::config::{SignConfig, SigningProfileConfig};
+
+/// PAdES baseline levels (ETSI EN 319 142-1 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    BB,
+    BT,
+    BLT,
+    BLTA,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::BB => "B-B",
+            Level::BT => "B-T",
+            Level::BLT => "B-LT",
+            Level::BLTA => "B-LTA",
+        }
+    }
+}
+
+impl std::str::FromStr for Level {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_uppercase().as_str() {
+            "B-B" => Ok(Level::BB),
+            "B-T" => Ok(Level::BT),
+            "B-LT" => Ok(Level::BLT),
+            "B-LTA" => Ok(Level::BLTA),
+            other => Err(format!(
+                "unknown level {other:?} (B-B | B-T | B-LT | B-LTA)"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignError {
+    #[error("unknown signing profile {0:?}")]
+    UnknownProfile(String),
+    #[error("signing profile {profile}: {detail}")]
+    Profile { profile: String, detail: String },
+    #[error("the PDF cannot be signed: {0}")]
+    Pdf(#[from] pdf::SignPdfError),
+    #[error("building the CMS signature failed: {0}")]
+    Cms(#[from] cms::CmsBuildError),
+    #[error("the timestamp authority failed: {0}")]
+    Tsa(#[from] tsa::TsaError),
+    #[error("level {level} needs a timestamp authority, and profile {profile} has none")]
+    NoTsa {
+        level: &'static str,
+        profile: String,
+    },
+    /// The result did not validate with antin's own verifier: nothing is returned.
+    #[error("the signed document does not validate ({verdict}): {detail}")]
+    SelfCheck { verdict: String, detail: String },
+    #[error("verifying the signed document failed: {0}")]
+    Verify(String),
+}
+
+/// Where timestamps come from.
+pub enum TsaSource {
+    /// The built-in test TSA, in process (development and tests).
+    Dev(Arc<DevTsa>),
+    /// An RFC 3161 TSA over HTTP.
+    Remote(TsaClient),
+}
+
+impl TsaSource {
+    /// A verified timestamp token over `imprint`.
+    pub async fn timestamp(
+        &self,
+        digest: DigestAlg,
+        imprint: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<Vec<u8>, SignError> {
+        match self {
+            TsaSource::Remote(client) => Ok(client.timestamp(digest, imprint).await?),
+            TsaSource::Dev(dev) => {
+                let mut nonce = [0u8; 8];
+                ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce)
+                    .map_err(|_| SignError::Verify("the system random generator failed".into()))?;
+                nonce[0] &= 0x7f;
+                nonce[0] |= 0x01;
+                let req = tsa::request_der(digest, imprint, &nonce, None)?;
+                let resp = dev.respond(&req, now);
+                let policy = crate::pki::algorithms::AlgorithmPolicy::default();
+                Ok(tsa::verify_response(
+                    &resp, digest, imprint, &nonce, &policy,
+                )?)
+            }
+        }
+    }
+}
+
+/// A loaded signing profile. The key never leaves it; `Debug` shows no key material.
+pub struct Profile {
+    pub name: String,
+    pub agency: String,
+    key: Box<dyn SigningKey>,
+    pub cert: X509,
+    pub chain: Vec<X509>,
+    pub level: Level,
+    tsa: Option<TsaSource>,
+    /// TSA certificates to put in the DSS (the dev TSA's chain).
+    tsa_chain: Vec<X509>,
+    crls: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Profile")
+            .field("name", &self.name)
+            .field("agency", &self.agency)
+            .field("level", &self.level)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read_certs(path: &Path) -> Result<Vec<X509>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if bytes.starts_with(b"-----") || bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        X509::stack_from_pem(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    } else {
+        X509::from_der(&bytes)
+            .map(|c| vec![c])
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+fn read_crl_der(path: &Path) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if bytes.starts_with(b"-----") {
+        openssl::x509::X509Crl::from_pem(&bytes)
+            .and_then(|c| c.to_der())
+            .map_err(|e| format!("{}: {e}", path.display()))
+    } else {
+        openssl::x509::X509Crl::from_der(&bytes)
+            .map(|_| bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+fn parse_scheme(s: &str) -> Result<SignatureScheme, String> {
+    Ok(match s {
+        "rsa-pss-sha256" => SignatureScheme::RsaPssSha256,
+        "rsa-pss-sha384" => SignatureScheme::RsaPssSha384,
+        "rsa-pss-sha512" => SignatureScheme::RsaPssSha512,
+        "rsa-pkcs1-sha256" => SignatureScheme::RsaPkcs1Sha256,
+        "rsa-pkcs1-sha384" => SignatureScheme::RsaPkcs1Sha384,
+        "rsa-pkcs1-sha512" => SignatureScheme::RsaPkcs1Sha512,
+        "ecdsa-p256-sha256" | "ecdsa-sha256" => SignatureScheme::EcdsaP256Sha256,
+        "ecdsa-p384-sha384" | "ecdsa-sha384" => SignatureScheme::EcdsaP384Sha384,
+        other => return Err(format!("unknown signature scheme {other:?}")),
+    })
+}
+
+impl Profile {
+    /// Loads a profile from its configuration; secrets come from the environment variables the
+    /// configuration names, never from the configuration itself.
+    pub fn load(
+        name: &str,
+        cfg: &SigningProfileConfig,
+        dev_tsa: Option<&(Arc<DevTsa>, Vec<X509>)>,
+    ) -> Result<Self, SignError> {
+        let err = |detail: String| SignError::Profile {
+            profile: name.to_owned(),
+            detail,
+        };
+        let scheme = cfg
+            .scheme
+            .as_deref()
+            .map(parse_scheme)
+            .transpose()
+            .map_err(err)?;
+        let secret = |var: &Option<String>| -> Result<Option<String>, SignError> {
+            match var {
+                None => Ok(None),
+                Some(v) => std::env::var(v)
+                    .map(Some)
+                    .map_err(|_| err(format!("the environment variable {v} is not set"))),
+            }
+        };
+        let (key, mut cert, mut chain): (FileKey, Option<X509>, Vec<X509>) =
+            match (&cfg.pkcs12, &cfg.key) {
+                (Some(p12), _) => {
+                    let der =
+                        std::fs::read(p12).map_err(|e| err(format!("{}: {e}", p12.display())))?;
+                    let password = secret(&cfg.pkcs12_password_env)?.unwrap_or_default();
+                    let (k, c, ch) = FileKey::from_pkcs12(&der, &password, scheme)
+                        .map_err(|e| err(e.to_string()))?;
+                    (k, Some(c), ch)
+                }
+                (None, Some(path)) => {
+                    let pem =
+                        std::fs::read(path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+                    let pass = secret(&cfg.key_passphrase_env)?;
+                    let k = FileKey::from_pem(&pem, pass.as_deref().map(str::as_bytes), scheme)
+                        .map_err(|e| err(e.to_string()))?;
+                    (k, None, Vec::new())
+                }
+                (None, None) => return Err(err("no key: set key or pkcs12".into())),
+            };
+        if let Some(path) = &cfg.cert {
+            cert = read_certs(path).map_err(err)?.into_iter().next();
+        }
+        let cert = cert.ok_or_else(|| err("no certificate: set cert".into()))?;
+        for p in &cfg.chain {
+            chain.extend(read_certs(p).map_err(err)?);
+        }
+        if !key.matches_certificate(&cert) {
+            return Err(err("the key does not match the certificate".into()));
+        }
+        let level: Level = cfg.level.parse().map_err(err)?;
+        let (tsa, tsa_chain) = match cfg.tsa.as_deref() {
+            None | Some("") => (None, Vec::new()),
+            Some("dev") => match dev_tsa {
+                Some((dev, chain)) => (Some(TsaSource::Dev(dev.clone())), chain.clone()),
+                None => {
+                    return Err(err(
+                        "tsa = \"dev\" but sign.dev_tsa is off (the built-in test TSA)".into(),
+                    ))
+                }
+            },
+            Some(url) => (
+                Some(TsaSource::Remote(
+                    TsaClient::new(url, std::time::Duration::from_secs(10))
+                        .map_err(|e| err(e.to_string()))?,
+                )),
+                Vec::new(),
+            ),
+        };
+        if level >= Level::BT && tsa.is_none() {
+            return Err(err(format!("level {} needs a tsa", level.as_str())));
+        }
+        let crls = cfg
+            .crls
+            .iter()
+            .map(|p| read_crl_der(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?;
+        Ok(Profile {
+            name: name.to_owned(),
+            agency: cfg.agency.clone(),
+            key: Box::new(key),
+            cert,
+            chain,
+            level,
+            tsa,
+            tsa_chain,
+            crls,
+        })
+    }
+
+    /// SHA-256 of the signer's certificate.
+    pub fn cert_sha256(&self) -> String {
+        self.cert
+            .to_der()
+            .map(|d| hex::encode(openssl::sha::sha256(&d)))
+            .unwrap_or_default()
+    }
+
+    pub fn signer_subject(&self) -> String {
+        crate::pki::identity::format_dn(self.cert.subject_name())
+    }
+
+    fn signer_name(&self) -> Option<String> {
+        self.cert
+            .subject_name()
+            .entries_by_nid(openssl::nid::Nid::COMMONNAME)
+            .next()
+            .and_then(|e| e.data().to_string().ok())
+    }
+}
+
+/// Every configured profile, loaded once.
+pub struct Signer {
+    profiles: BTreeMap<String, Profile>,
+    default: String,
+    dev_tsa: Option<Arc<DevTsa>>,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("profiles", &self.profiles.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Signer {
+    pub fn from_config(cfg: &SignConfig) -> Result<Self, SignError> {
+        let dev = if cfg.dev_tsa {
+            let err = |detail: String| SignError::Profile {
+                profile: "(dev TSA)".into(),
+                detail,
+            };
+            let cert = read_certs(&cfg.dev_tsa_cert)
+                .map_err(err)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| err("no TSA certificate".into()))?;
+            let pem = std::fs::read(&cfg.dev_tsa_key)
+                .map_err(|e| err(format!("{}: {e}", cfg.dev_tsa_key.display())))?;
+            let key = FileKey::from_pem(&pem, None, None).map_err(|e| err(e.to_string()))?;
+            let mut chain = Vec::new();
+            for p in &cfg.dev_tsa_chain {
+                chain.extend(read_certs(p).map_err(err)?);
+            }
+            let mut dss_chain = vec![cert.clone()];
+            dss_chain.extend(chain.iter().cloned());
+            let dev = Arc::new(DevTsa::new(cert, key, chain).map_err(|e| err(e.to_string()))?);
+            Some((dev, dss_chain))
+        } else {
+            None
+        };
+        let mut profiles = BTreeMap::new();
+        for (name, p) in &cfg.profiles {
+            profiles.insert(name.clone(), Profile::load(name, p, dev.as_ref())?);
+        }
+        Ok(Signer {
+            profiles,
+            default: cfg.default_profile.clone(),
+            dev_tsa: dev.map(|(d, _)| d),
+        })
+    }
+
+    /// The profile by name, or the default one.
+    pub fn profile(&self, name: Option<&str>) -> Result<&Profile, SignError> {
+        let name = name.unwrap_or(&self.default);
+        self.profiles
+            .get(name)
+            .ok_or_else(|| SignError::UnknownProfile(name.to_owned()))
+    }
+
+    pub fn profile_names(&self) -> Vec<&str> {
+        self.profiles.keys().map(String::as_str).collect()
+    }
+
+    /// The built-in test TSA, when enabled.
+    pub fn dev_tsa(&self) -> Option<Arc<DevTsa>> {
+        self.dev_tsa.clone()
+    }
+}
+
+/// What to sign and how.
+#[derive(Debug, Clone)]
+pub struct SignOptions {
+    pub level: Option<Level>,
+    pub placement: Placement,
+    pub field_name: Option<String>,
+    pub certify: Option<u8>,
+    pub reason: Option<String>,
+    pub location: Option<String>,
+}
+
+impl Default for SignOptions {
+    fn default() -> Self {
+        SignOptions {
+            level: None,
+            placement: Placement::Invisible,
+            field_name: None,
+            certify: None,
+            reason: None,
+            location: None,
+        }
+    }
+}
+
+/// A signed document.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub bytes: Vec<u8>,
+    pub level: Level,
+}
+
+fn der_len(certs: &[&X509]) -> usize {
+    certs
+        .iter()
+        .map(|c| c.to_der().map(|d| d.len()).unwrap_or(2048))
+        .sum()
+}
+
+fn key_bits(cert: &X509) -> usize {
+    cert.public_key().map(|k| k.bits() as usize).unwrap_or(4096)
+}
+
+/// Signs `input` with `profile` at the requested level (default: the profile's), as of `now`.
+pub async fn sign(
+    profile: &Profile,
+    input: &[u8],
+    opts: &SignOptions,
+    now: OffsetDateTime,
+) -> Result<Signed, SignError> {
+    let level = opts.level.unwrap_or(profile.level);
+    let tsa = match (&profile.tsa, level >= Level::BT) {
+        (_, false) => None,
+        (Some(t), true) => Some(t),
+        (None, true) => {
+            return Err(SignError::NoTsa {
+                level: level.as_str(),
+                profile: profile.name.clone(),
+            })
+        }
+    };
+    let scheme = profile.key.scheme();
+    let digest = scheme.digest();
+
+    // B-B: the signature itself.
+    let mut all: Vec<&X509> = vec![&profile.cert];
+    all.extend(profile.chain.iter());
+    let capacity = cms::estimate_size(der_len(&all), key_bits(&profile.cert), level >= Level::BT)
+        + der_len(&profile.tsa_chain.iter().collect::<Vec<_>>());
+    let mut req = SignatureRequest::new(SignatureKind::Signature, now);
+    req.field_name = opts
+        .field_name
+        .clone()
+        .unwrap_or_else(|| "Signature1".to_owned());
+    if let Placement::Field(name) = &opts.placement {
+        req.field_name = name.clone();
+    }
+    req.placement = opts.placement.clone();
+    req.name = profile.signer_name();
+    req.reason = opts.reason.clone();
+    req.location = opts.location.clone();
+    req.contents_capacity = capacity;
+    req.certify = opts.certify;
+    let prepared = pdf::prepare(input, &req)?;
+    let md = digest.digest(&prepared.signed_parts());
+    let mut signed_data = cms::build_signed_data(
+        &CmsRequest {
+            digest,
+            message_digest: md,
+            signer_cert: &profile.cert,
+            chain: &profile.chain,
+            signing_time: None,
+            content_timestamp: None,
+        },
+        profile.key.as_ref(),
+    )?;
+    // B-T: a signature timestamp over the signature value.
+    if let Some(tsa) = tsa {
+        let value = cms::signature_value(&signed_data)?;
+        let imprint = digest.digest(&[&value]);
+        let token = tsa.timestamp(digest, &imprint, now).await?;
+        signed_data = cms::add_unsigned_timestamp(&signed_data, &token)?;
+    }
+    let mut bytes = prepared.finish(&signed_data)?;
+    // B-LT: the chain, the TSA's chain and the revocation data in the DSS, with a VRI.
+    if level >= Level::BLT {
+        let mut certs: Vec<Vec<u8>> = Vec::new();
+        for c in all.iter().copied().chain(profile.tsa_chain.iter()) {
+            if let Ok(d) = c.to_der() {
+                if !certs.contains(&d) {
+                    certs.push(d);
+                }
+            }
+        }
+        let dss = DssData {
+            vri: vec![VriEntry {
+                signature_contents: signed_data.clone(),
+                certs: (0..certs.len()).collect(),
+                crls: (0..profile.crls.len()).collect(),
+                ocsps: Vec::new(),
+            }],
+            certs,
+            crls: profile.crls.clone(),
+            ocsps: Vec::new(),
+        };
+        bytes = pdf::add_dss(&bytes, &dss)?;
+    }
+    // B-LTA: a document timestamp over all of it.
+    if level >= Level::BLTA {
+        if let Some(tsa) = tsa {
+            let mut req = SignatureRequest::new(SignatureKind::DocumentTimestamp, now);
+            req.field_name = "DocTimeStamp1".to_owned();
+            req.placement = Placement::Invisible;
+            req.contents_capacity = 8192 + der_len(&profile.tsa_chain.iter().collect::<Vec<_>>());
+            let prepared = pdf::prepare(&bytes, &req)?;
+            let imprint = DigestAlg::Sha256.digest(&prepared.signed_parts());
+            let token = tsa.timestamp(DigestAlg::Sha256, &imprint, now).await?;
+            bytes = prepared.finish(&token)?;
+        }
+    }
+    Ok(Signed { bytes, level })
+}
+
+/// Verifies what [`sign`] produced with antin's own verifier, offline, with the profile's
+/// revocation data: the signature must pass and reach the level asked for.
+pub fn self_check(
+    context: &crate::verify::engine::Context,
+    profile: &Profile,
+    signed: &Signed,
+    now: OffsetDateTime,
+) -> Result<crate::verify::Report, SignError> {
+    let options = crate::verify::VerifyOptions {
+        revocation: crate::config::RevocationMode::Require,
+        offline: true,
+        at: Some(now),
+        expected_signer_id: None,
+        algorithm_policy: crate::config::AlgorithmPolicyName::Default,
+        extra_crls: profile.crls.clone(),
+    };
+    let report = context
+        .run(
+            &crate::verify::Input::Pdf(signed.bytes.clone()),
+            &options,
+            now,
+            &Default::default(),
+        )
+        .map_err(|e| SignError::Verify(e.to_string()))?
+        .outcome
+        .report;
+    let ours = report
+        .signatures
+        .iter()
+        .rfind(|s| s.kind == crate::verify::report::SignatureKind::Signature);
+    let reached = ours.and_then(|s| s.level.clone());
+    if report.verdict.as_str() != "TOTAL_PASSED"
+        || reached.as_deref() != Some(signed.level.as_str())
+    {
+        let detail = ours
+            .map(|s| {
+                s.errors
+                    .iter()
+                    .map(|e| format!("[{}] {}", e.code, e.detail))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default();
+        return Err(SignError::SelfCheck {
+            verdict: format!(
+                "{}, level {}",
+                report.verdict.as_str(),
+                reached.unwrap_or_else(|| "-".into())
+            ),
+            detail: format!("{} {}", report.summary.en, detail),
+        });
+    }
+    Ok(report)
+}
