@@ -7,6 +7,7 @@ mod log;
 pub mod metrics;
 mod openapi;
 mod routes;
+mod signing;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub client_cert_role: Role,
     /// The transparency log every decision is written to.
     pub log: crate::audit::log::TransparencyLog,
+    /// The signing profiles.
+    pub signer: crate::sign::service::Signer,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,12 +51,15 @@ pub enum StateError {
     Context(#[from] crate::verify::engine::ContextError),
     #[error(transparent)]
     Log(#[from] crate::audit::log::LogError),
+    #[error(transparent)]
+    Sign(#[from] crate::sign::service::SignError),
 }
 
 impl AppState {
     /// Builds the state from a configuration and an open store.
     pub fn new(config: Config, store: Store) -> Result<Self, StateError> {
         let context = crate::verify::engine::Context::from_config(&config, &[])?;
+        let signer = crate::sign::service::Signer::from_config(&config.sign)?;
         let log = crate::audit::log::TransparencyLog::open(
             store.clone(),
             &config.audit,
@@ -77,6 +83,7 @@ impl AppState {
             verify_slots: Semaphore::new(concurrency),
             client_cert_role,
             log,
+            signer,
         })
     }
 }
@@ -106,19 +113,24 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
     use tower_http::limit::RequestBodyLimitLayer;
     let max_body = state.config.server.max_body_bytes;
     let timeout = Duration::from_secs(state.config.server.request_timeout_secs);
-    routes::routes()
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            authenticate,
-        ))
-        .layer(axum::extract::DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(max_body))
-        .layer(axum::middleware::from_fn(move |req, next| {
-            with_timeout(req, next, timeout)
-        }))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
-        .layer(axum::middleware::from_fn(localize))
-        .with_state(state)
+    let mut app = routes::routes();
+    if let Some(tsa) = state.signer.dev_tsa() {
+        // The built-in test TSA (development only: sign.dev_tsa), for clients and profiles that
+        // want an RFC 3161 URL.
+        app = app.nest_service("/dev/tsa", crate::sign::tsa::router(tsa));
+    }
+    app.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        authenticate,
+    ))
+    .layer(axum::extract::DefaultBodyLimit::disable())
+    .layer(RequestBodyLimitLayer::new(max_body))
+    .layer(axum::middleware::from_fn(move |req, next| {
+        with_timeout(req, next, timeout)
+    }))
+    .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+    .layer(axum::middleware::from_fn(localize))
+    .with_state(state)
 }
 
 /// Attaches the caller (API key, else client certificate) to the request; routes decide what each

@@ -25,6 +25,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/v1/verifications", post(create_verification))
         .route("/v1/verifications/{id}", get(get_verification))
         .merge(super::log::routes())
+        .merge(super::signing::routes())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
 }
 

@@ -583,7 +583,13 @@ fn append_refs(r: &Reader<'_, '_>, node: &Node, refs: &[ObjId]) -> Result<Vec<u8
     let Some(body) = raw.strip_suffix(b"]") else {
         return Err(unreadable("an array's span does not end with ]"));
     };
-    let mut out = body.to_vec();
+    let kept = body.len()
+        - body
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count();
+    let mut out = body.get(..kept).unwrap_or_default().to_vec();
     for id in refs {
         out.push(b' ');
         out.extend_from_slice(reference(*id).as_bytes());
@@ -1428,7 +1434,7 @@ fn existing_lock(
 }
 
 /// Fills an existing empty signature field: /V on the field, /AP on its widget (the field itself
-/// when merged, else its first widget kid).
+/// when merged, else its first widget kid, and then only when an appearance is given).
 fn fill_field(
     r: &Reader<'_, '_>,
     up: &mut Update,
@@ -1464,8 +1470,12 @@ fn fill_field(
                 [x0, y0, x1, y1] => ((x1 - x0).abs(), (y1 - y0).abs()),
                 _ => (0.0, 0.0),
             };
-            // A zero-size widget paints nothing: no appearance unless one is asked for.
-            if app.is_some() || (w > 0.0 && h > 0.0) {
+            // A zero-size widget paints nothing: no appearance unless one is asked for. A
+            // separate widget keeps the appearance it has unless one is asked for: validators
+            // judge the filling of a field by the field object (pyHanko 0.38 accepts an /AP only
+            // there).
+            let merged = wf.id.0 == f.id.0;
+            if app.is_some() || (merged && w > 0.0 && h > 0.0) {
                 Some((wf, appearance_objects(up, app, w, h)?))
             } else {
                 None
