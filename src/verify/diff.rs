@@ -212,6 +212,10 @@ struct View {
     info: Option<ObjId>,
     /// The catalog's XMP metadata stream.
     metadata: Option<ObjId>,
+    /// Pages whose /Annots is an indirect array: the array's id -> the page.
+    annots_arrays: HashMap<ObjId, ObjId>,
+    /// The AcroForm's /Fields when it is an indirect array.
+    fields_array: Option<ObjId>,
     /// Every annotation id on each page.
     annots: HashMap<ObjId, Vec<ObjId>>,
 }
@@ -235,11 +239,17 @@ fn view(doc: &pdf::PdfDocument<'_>, rev: usize) -> View {
     let catalog = doc.catalog(rev).unwrap_or_default();
     let (pages, page_tree_nodes) = page_list(doc, rev, &catalog);
     let mut annots = HashMap::new();
+    let mut annots_arrays = HashMap::new();
     for p in &pages {
         if let Some(d) = object_dict(doc, rev, *p) {
             annots.insert(*p, refs_in_array(doc, rev, d.get(b"Annots")));
+            if let Some(arr) = d.get(b"Annots").and_then(Obj::as_ref) {
+                annots_arrays.insert(arr, *p);
+            }
         }
     }
+    let fields_array = resolve_dict(doc, rev, catalog.get(b"AcroForm"))
+        .and_then(|f| f.get(b"Fields").and_then(Obj::as_ref));
     let acroform = catalog.get(b"AcroForm").and_then(Obj::as_ref);
     let metadata = catalog.get(b"Metadata").and_then(Obj::as_ref);
     let fields = field_tree(doc, rev, &catalog);
@@ -252,6 +262,8 @@ fn view(doc: &pdf::PdfDocument<'_>, rev: usize) -> View {
         acroform,
         info,
         metadata,
+        annots_arrays,
+        fields_array,
         annots,
     }
 }
@@ -509,6 +521,8 @@ struct Ctx<'d, 'a> {
     changes: Vec<Change>,
     /// Page content boxes in the signed revision, computed on demand.
     boxes: HashMap<ObjId, Vec<Rect>>,
+    /// Pages whose annotation lists were judged already.
+    annots_done: HashSet<ObjId>,
 }
 
 impl Ctx<'_, '_> {
@@ -571,6 +585,7 @@ fn analyse_update(doc: &pdf::PdfDocument<'_>, u: usize, c: &Constraints) -> Revi
         c,
         changes: Vec::new(),
         boxes: HashMap::new(),
+        annots_done: HashSet::new(),
     };
     if ctx.before.root != ctx.after.root {
         let detail = format!(
@@ -815,6 +830,31 @@ fn classify(
         acroform_diff(ctx, id, o.as_ref(), n.as_ref());
         return;
     }
+    // A page's /Annots or the form's /Fields held as their own array objects.
+    if let Some(page) = ctx.after.annots_arrays.get(&id).copied() {
+        if old.is_none() || ctx.before.annots_arrays.get(&id) == Some(&page) {
+            annots_diff(ctx, page);
+            return;
+        }
+    }
+    if Some(id) == ctx.after.fields_array && (old.is_none() || ctx.before.fields_array == Some(id))
+    {
+        let before = match ctx.before.fields_array {
+            Some(b) => refs_in_array(
+                ctx.doc,
+                ctx.u - 1,
+                Some(&Obj {
+                    span: (0, 0),
+                    value: Value::Ref(b),
+                }),
+            ),
+            None => Vec::new(),
+        };
+        let after = refs_in_array(ctx.doc, ctx.u, Some(new));
+        let (ok, detail) = fields_diff(ctx, &before, &after);
+        ctx.push(Some(id), ChangeKind::FormStructure, ok, detail);
+        return;
+    }
     // Pages: judged after every object is classified (the page's new annotations).
     if ctx.after.pages.contains(&id) && ctx.before.pages.contains(&id) {
         if let (Some(o), Some(n)) = (old.and_then(dict_of), dict_of(new)) {
@@ -917,25 +957,11 @@ fn acroform_diff(ctx: &mut Ctx<'_, '_>, id: ObjId, old: Option<&Dict>, new: Opti
     };
     for key in changed_keys(old, new) {
         let (ok, detail) = match key {
-            b"Fields" => {
-                let before = refs_in_array(ctx.doc, ctx.u - 1, old.get(b"Fields"));
-                let after = refs_in_array(ctx.doc, ctx.u, new.get(b"Fields"));
-                let kept = before.iter().all(|f| after.contains(f));
-                let added_ok = after
-                    .iter()
-                    .filter(|f| !before.contains(f))
-                    .all(|f| ctx.after.fields.get(f).is_some_and(|i| i.is_sig));
-                (
-                    kept && added_ok,
-                    if !kept {
-                        "form fields removed".to_owned()
-                    } else if !added_ok {
-                        "form fields other than signature fields added".to_owned()
-                    } else {
-                        "signature field added to the form".to_owned()
-                    },
-                )
-            }
+            b"Fields" => fields_diff(
+                ctx,
+                &refs_in_array(ctx.doc, ctx.u - 1, old.get(b"Fields")),
+                &refs_in_array(ctx.doc, ctx.u, new.get(b"Fields")),
+            ),
             b"SigFlags" => (true, "signature flags".to_owned()),
             b"NeedAppearances" => (
                 ctx.c.docmdp != Some(1),
@@ -953,6 +979,25 @@ fn acroform_diff(ctx: &mut Ctx<'_, '_>, id: ObjId, old: Option<&Dict>, new: Opti
         };
         ctx.push(Some(id), ChangeKind::FormStructure, ok, detail);
     }
+}
+
+/// The form's top-level fields may only gain signature fields.
+fn fields_diff(ctx: &Ctx<'_, '_>, before: &[ObjId], after: &[ObjId]) -> (bool, String) {
+    let kept = before.iter().all(|f| after.contains(f));
+    let added_ok = after
+        .iter()
+        .filter(|f| !before.contains(f))
+        .all(|f| ctx.after.fields.get(f).is_some_and(|i| i.is_sig));
+    (
+        kept && added_ok,
+        if !kept {
+            "form fields removed".to_owned()
+        } else if !added_ok {
+            "form fields other than signature fields added".to_owned()
+        } else {
+            "signature field added to the form".to_owned()
+        },
+    )
 }
 
 /// Resource dictionaries may gain names but never rebind one.
@@ -1048,6 +1093,28 @@ fn field_change(ctx: &mut Ctx<'_, '_>, id: ObjId, info: &FieldInfo, old: Option<
         );
         return;
     }
+    if info.is_sig && new_d.get(b"V").is_none() && old_d.get(b"V").is_none() {
+        // A widget of a signature field (a kid without /V of its own): it may get the
+        // appearance of the signature its field receives in this update.
+        let parent = new_d.get(b"Parent").and_then(Obj::as_ref);
+        let signed_now = parent.is_some_and(|p| {
+            let before = object_dict(ctx.doc, ctx.u - 1, p).is_some_and(|d| d.get(b"V").is_some());
+            let after = object_dict(ctx.doc, ctx.u, p).is_some_and(|d| d.get(b"V").is_some());
+            !before && after
+        });
+        let only_appearance = keys.iter().all(|k| *k == b"AP" || *k == b"AS");
+        let ok = signed_now && only_appearance && !locked && p != Some(1);
+        let detail = if ok {
+            format!("appearance of the signature in field {:?}", info.name)
+        } else {
+            format!(
+                "widget of signature field {:?} changed without its field being signed",
+                info.name
+            )
+        };
+        change(ctx, ChangeKind::SignatureField, ok, detail);
+        return;
+    }
     if info.is_sig {
         let was_empty = old_d.get(b"V").is_none();
         let signed_now = new_d.get(b"V").is_some();
@@ -1113,6 +1180,16 @@ fn page_diff(ctx: &mut Ctx<'_, '_>, page: ObjId, old: &Dict, new: &Dict) {
     if !keys.contains(&&b"Annots"[..]) {
         return;
     }
+    annots_diff(ctx, page);
+}
+
+/// The page's annotation list before and after: annotations may be added (and are judged one by
+/// one), never removed. Judged once per page and update.
+fn annots_diff(ctx: &mut Ctx<'_, '_>, page: ObjId) {
+    if !ctx.annots_done.insert(page) {
+        return;
+    }
+    let number = ctx.page_number(page);
     let before = ctx.before.annots.get(&page).cloned().unwrap_or_default();
     let after = ctx.after.annots.get(&page).cloned().unwrap_or_default();
     if before.iter().any(|a| !after.contains(a)) {

@@ -434,6 +434,13 @@ impl Context {
                         .flat_map(|d| d.changes.iter())
                         .filter(|c| c.kind != super::diff::ChangeKind::Structure)
                         .map(|c| c.detail.clone())
+                        .fold(Vec::new(), |mut acc: Vec<String>, d| {
+                            if !acc.contains(&d) {
+                                acc.push(d);
+                            }
+                            acc
+                        })
+                        .into_iter()
                         .take(10)
                         .collect();
                     r.warnings.push(Note::new(
