@@ -126,6 +126,11 @@ fn benches(c: &mut Criterion) {
     sha256_baseline(c, "100k", &fixtures.join("bench-100k.pdf"));
     if let Ok(dir) = std::env::var("ANTIN_BENCH_DIR") {
         let dir = PathBuf::from(dir);
+        let p = dir.join("bench-100p-5sig.pdf");
+        if p.exists() {
+            // Issue "cannot be fooled": 100 pages, 5 signatures, 6 revisions, change analysis.
+            bench_file(c, "100p_5sig", &p, true);
+        }
         for (name, file) in [("10mb", "bench-10mb.pdf"), ("100mb", "bench-100mb.pdf")] {
             let p = dir.join(file);
             if p.exists() {
