@@ -60,7 +60,10 @@ fn bench(c: &mut Criterion) {
         ..SignOptions::default()
     };
     group.bench_function("100k_blta_dev_tsa", |b| {
-        b.iter(|| rt.block_on(service::sign(lta, &pdf100k, &opts, now)).expect("sign"))
+        b.iter(|| {
+            rt.block_on(service::sign(lta, &pdf100k, &opts, now))
+                .expect("sign")
+        })
     });
     group.finish();
 
@@ -73,7 +76,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut s = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key)
                 .expect("signer");
-            s.sign_oneshot_to_vec(std::hint::black_box(b"antin")).expect("sign")
+            s.sign_oneshot_to_vec(std::hint::black_box(b"antin"))
+                .expect("sign")
         })
     });
     openssl_group.finish();

@@ -277,7 +277,7 @@ impl Context {
             .collect();
         if let Ok(Some(dss)) = doc.dss() {
             for der in &dss.certs {
-                if let Ok(c) = X509::from_der(der) {
+                if let Ok(c) = crate::pki::cms::cached_certificate(der) {
                     pool.add_cert(c);
                 }
             }
