@@ -23,6 +23,7 @@ use openssl::ocsp::{OcspCertId, OcspCertStatus, OcspFlag, OcspResponse, OcspResp
 use openssl::stack::Stack;
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::{CrlStatus, X509Crl, X509ExtendedKeyUsage, X509KeyUsage, X509Ref, X509};
+use std::collections::HashMap;
 use time::OffsetDateTime;
 
 /// Revocation evidence handed to the checker.
@@ -671,12 +672,99 @@ fn crl_finding(
     Ok(Some(Finding { evidence, verdict }))
 }
 
+/// What an OCSP response says about one certificate, once parsed and its signer checked: a pure
+/// function of (response, certificate, issuer), so it is kept across verifications (the same
+/// DSS responses come with every signature and every document of a batch). The checks against
+/// the validation time are made on every call.
+#[derive(Clone)]
+struct OcspFacts {
+    status: OcspCertStatus,
+    reason: i32,
+    this_update: OffsetDateTime,
+    next_update: Option<OffsetDateTime>,
+    revoked_at: Option<OffsetDateTime>,
+    produced_at: Option<OffsetDateTime>,
+    signer: String,
+}
+
+type OcspKey = ([u8; 32], Vec<u8>, Vec<u8>);
+type OcspCache = std::sync::Mutex<HashMap<OcspKey, Result<Option<OcspFacts>, RevocationError>>>;
+
+fn ocsp_cache() -> &'static OcspCache {
+    static CACHE: std::sync::OnceLock<OcspCache> = std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// Bounds the cache; it is simply emptied when full (entries are cheap to recompute).
+const OCSP_CACHE_ENTRIES: usize = 8192;
+
 fn ocsp_finding(
     cert: &X509Ref,
     issuer: &X509Ref,
     der: &[u8],
     now: OffsetDateTime,
 ) -> Result<Option<Finding>, RevocationError> {
+    let kind = EvidenceKind::Ocsp;
+    let digest = |c: &X509Ref| {
+        c.digest(MessageDigest::sha256())
+            .map(|d| d.to_vec())
+            .unwrap_or_default()
+    };
+    let key: OcspKey = (sha256(der), digest(cert), digest(issuer));
+    let cached = ocsp_cache().lock().ok().and_then(|m| m.get(&key).cloned());
+    let facts = match cached {
+        Some(f) => f,
+        None => {
+            let f = ocsp_facts(cert, issuer, der);
+            if let Ok(mut m) = ocsp_cache().lock() {
+                if m.len() >= OCSP_CACHE_ENTRIES {
+                    m.clear();
+                }
+                m.insert(key, f.clone());
+            }
+            f
+        }
+    };
+    let Some(f) = facts? else {
+        return Ok(None);
+    };
+    let malformed = |d: String| RevocationError::Malformed { kind, detail: d };
+    if f.this_update > now || f.produced_at.is_some_and(|p| p > now) {
+        return Err(RevocationError::NotYetIssued {
+            kind,
+            this_update: f.this_update,
+        });
+    }
+    let verdict = if f.status == OcspCertStatus::GOOD {
+        Verdict::NotRevoked
+    } else if f.status == OcspCertStatus::REVOKED {
+        let t = f
+            .revoked_at
+            .ok_or_else(|| malformed("revoked without revocationTime".into()))?;
+        // OCSP_REVOKED_STATUS_NOSTATUS (-1) means no reason given.
+        let reason = (f.reason >= 0).then(|| RevocationReason::from_code(i64::from(f.reason)));
+        Verdict::RevokedAt(t, reason)
+    } else {
+        return Err(RevocationError::OcspUnknown);
+    };
+    let evidence = Evidence {
+        kind,
+        der: der.to_vec(),
+        sha256: sha256(der),
+        issuer: f.signer,
+        this_update: f.this_update,
+        next_update: f.next_update,
+        produced_at: f.produced_at,
+    };
+    Ok(Some(Finding { evidence, verdict }))
+}
+
+/// Parses the response, finds the single response about `cert`, and checks who signed it.
+fn ocsp_facts(
+    cert: &X509Ref,
+    issuer: &X509Ref,
+    der: &[u8],
+) -> Result<Option<OcspFacts>, RevocationError> {
     let kind = EvidenceKind::Ocsp;
     let malformed = |d: String| RevocationError::Malformed { kind, detail: d };
     let resp = OcspResponse::from_der(der).map_err(|e| malformed(e.to_string()))?;
@@ -723,29 +811,15 @@ fn ocsp_finding(
     };
     let produced_at = ossl_ffi::ocsp_produced_at(&basic).and_then(asn1_to_offset);
     let signer = ocsp_signer(issuer, &basic, produced_at)?;
-    if this_update > now || produced_at.is_some_and(|p| p > now) {
-        return Err(RevocationError::NotYetIssued { kind, this_update });
-    }
-    let verdict = if status == OcspCertStatus::GOOD {
-        Verdict::NotRevoked
-    } else if status == OcspCertStatus::REVOKED {
-        let t = revoked_at.ok_or_else(|| malformed("revoked without revocationTime".into()))?;
-        // OCSP_REVOKED_STATUS_NOSTATUS (-1) means no reason given.
-        let reason = (reason >= 0).then(|| RevocationReason::from_code(i64::from(reason)));
-        Verdict::RevokedAt(t, reason)
-    } else {
-        return Err(RevocationError::OcspUnknown);
-    };
-    let evidence = Evidence {
-        kind,
-        der: der.to_vec(),
-        sha256: sha256(der),
-        issuer: signer,
+    Ok(Some(OcspFacts {
+        status,
+        reason,
         this_update,
         next_update,
+        revoked_at,
         produced_at,
-    };
-    Ok(Some(Finding { evidence, verdict }))
+        signer,
+    }))
 }
 
 /// Finds who signed the OCSP response: the issuer itself, or a delegated responder certificate
