@@ -231,7 +231,13 @@ pub struct PdfDocument<'a> {
     objstms: RefCell<HashMap<u32, Arc<ObjStm>>>,
     scan_index: RefCell<Option<HashMap<u32, usize>>>,
     loads: RefCell<usize>,
+    /// Objects parsed so far, by (offset, number): the bytes never change, and the change
+    /// analysis and the signature walk read the same objects many times.
+    parsed: RefCell<HashMap<(usize, u32), Obj>>,
 }
+
+/// Bounds the parsed-object cache (a parse past it still works, uncached).
+const MAX_CACHED_OBJECTS: usize = 100_000;
 
 impl std::fmt::Debug for PdfDocument<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -264,6 +270,7 @@ pub fn parse<'a>(bytes: &'a [u8], limits: &Limits) -> Result<PdfDocument<'a>, Pd
         objstms: RefCell::new(HashMap::new()),
         scan_index: RefCell::new(None),
         loads: RefCell::new(0),
+        parsed: RefCell::new(HashMap::new()),
     })
 }
 
@@ -354,13 +361,26 @@ impl<'a> PdfDocument<'a> {
     }
 
     fn load_in_file(&self, id: ObjId, offset: usize) -> Result<Resolved, PdfError> {
+        if let Some(obj) = self.parsed.borrow().get(&(offset, id.0)) {
+            return Ok(Resolved {
+                id,
+                obj: obj.clone(),
+                location: Location::InFile { offset },
+            });
+        }
         let pl = self.limits.parse_limits();
         match parse_indirect_at(self.bytes, offset, pl) {
-            Ok((got, obj, _)) if got.0 == id.0 => Ok(Resolved {
-                id,
-                obj,
-                location: Location::InFile { offset },
-            }),
+            Ok((got, obj, _)) if got.0 == id.0 => {
+                let mut cache = self.parsed.borrow_mut();
+                if cache.len() < MAX_CACHED_OBJECTS {
+                    cache.insert((offset, id.0), obj.clone());
+                }
+                Ok(Resolved {
+                    id,
+                    obj,
+                    location: Location::InFile { offset },
+                })
+            }
             first_err => {
                 // A common real-world defect: offsets off by a few bytes. Recover by scanning, loudly.
                 let found = self.scan_for(id.0);
