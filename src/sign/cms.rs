@@ -301,7 +301,7 @@ pub(crate) fn build(b: Build<'_>, key: &dyn SigningKey) -> Result<Vec<u8>, CmsBu
     let to_sign = signed_attrs.to_der().map_err(enc)?;
 
     let signature = key.sign(&to_sign)?;
-    let public = b.signer_cert.public_key().map_err(crypto)?;
+    let (public, _) = keys::certificate_public_key(b.signer_cert).map_err(crypto)?;
     if !keys::verify_signature(scheme, &public, &to_sign, &signature) {
         return Err(CmsBuildError::SignatureSelfCheck);
     }
