@@ -492,6 +492,34 @@ pub fn global_cert_cache() -> &'static CertCache {
     CACHE.get_or_init(|| CertCache::new(4096))
 }
 
+type PublicKeyCache = std::sync::Mutex<
+    std::collections::HashMap<Vec<u8>, openssl::pkey::PKey<openssl::pkey::Public>>,
+>;
+
+/// A certificate's public key, decoded once per certificate in this process (OpenSSL 3.0 takes
+/// ~100 µs to decode one; the same CA and TSA keys check every document). Keyed by the
+/// certificate's SHA-256; bounded (emptied when full).
+pub fn cached_public_key(
+    cert: &openssl::x509::X509Ref,
+) -> Result<openssl::pkey::PKey<openssl::pkey::Public>, ErrorStack> {
+    static CACHE: std::sync::OnceLock<PublicKeyCache> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let id = cert
+        .digest(openssl::hash::MessageDigest::sha256())?
+        .to_vec();
+    if let Some(k) = cache.lock().ok().and_then(|m| m.get(&id).cloned()) {
+        return Ok(k);
+    }
+    let key = cert.public_key()?;
+    if let Ok(mut m) = cache.lock() {
+        if m.len() >= 4096 {
+            m.clear();
+        }
+        m.insert(id, key.clone());
+    }
+    Ok(key)
+}
+
 /// A certificate from DER through the process-wide cache.
 pub fn cached_certificate(der: &[u8]) -> Result<X509, ErrorStack> {
     global_cert_cache().get_or_parse(der, &sha256(der))
@@ -1040,7 +1068,7 @@ pub fn verify_signer_with(
         });
     }
     v.signer_cert = signer_cert.map(X509Ref::to_owned);
-    let public_key = signer_cert.and_then(|c| c.public_key().ok());
+    let public_key = signer_cert.and_then(|c| cached_public_key(c).ok());
     if signer_cert.is_some() && public_key.is_none() {
         v.problems.push(CmsError::Unsupported {
             detail: "the signer certificate's public key cannot be loaded",

@@ -621,9 +621,8 @@ fn crl_finding(
             issuer: issuer_name,
         });
     }
-    let key = issuer
-        .public_key()
-        .map_err(|_| RevocationError::BadSignature {
+    let key =
+        crate::pki::cms::cached_public_key(issuer).map_err(|_| RevocationError::BadSignature {
             kind,
             issuer: issuer_name.clone(),
         })?;
@@ -852,7 +851,7 @@ fn ocsp_signer(
     if signed_by(issuer) {
         return Ok(subject_string(issuer));
     }
-    let issuer_key = issuer.public_key().map_err(internal)?;
+    let issuer_key = crate::pki::cms::cached_public_key(issuer).map_err(internal)?;
     let mut unauthorised = None;
     for c in ossl_ffi::ocsp_certs(basic) {
         if !signed_by(&c) {
