@@ -509,29 +509,13 @@ pub fn certificate_matches(key: &dyn SigningKey, cert: &X509Ref) -> bool {
         .is_ok_and(|der| der == key.public_key_der())
 }
 
-type PublicKeyCache =
-    std::sync::Mutex<std::collections::HashMap<Vec<u8>, (PKey<openssl::pkey::Public>, Vec<u8>)>>;
-
-/// The certificate's public key and its DER SubjectPublicKeyInfo, kept per certificate: OpenSSL
-/// 3.0 takes ~100 µs to decode a public key, and a profile signs with the same certificate every
-/// time. Keyed by the certificate's SHA-256; bounded (emptied when full).
+/// The certificate's public key and its DER SubjectPublicKeyInfo. The key is decoded once per
+/// certificate through the verifier's cache (`pki::cms::cached_public_key`).
 pub fn certificate_public_key(
     cert: &X509Ref,
 ) -> Result<(PKey<openssl::pkey::Public>, Vec<u8>), ErrorStack> {
-    static CACHE: std::sync::OnceLock<PublicKeyCache> = std::sync::OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    let id = cert.digest(MessageDigest::sha256())?.to_vec();
-    if let Some(hit) = cache.lock().ok().and_then(|m| m.get(&id).cloned()) {
-        return Ok(hit);
-    }
-    let key = cert.public_key()?;
+    let key = crate::pki::cms::cached_public_key(cert)?;
     let der = key.public_key_to_der()?;
-    if let Ok(mut m) = cache.lock() {
-        if m.len() >= 1024 {
-            m.clear();
-        }
-        m.insert(id, (key.clone(), der.clone()));
-    }
     Ok((key, der))
 }
 
