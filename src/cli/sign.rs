@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::i18n::Lang;
 use crate::sign::pdf::Placement;
 use crate::sign::service::{self, Level, SignError, SignOptions, Signer};
-use crate::store::{SignedDocumentRecord, Store};
+use crate::store::Store;
 
 #[derive(Debug, Args)]
 pub struct SignArgs {
@@ -48,18 +48,17 @@ pub struct SignArgs {
 }
 
 fn parse_rect(s: &str) -> Result<[f64; 4], CliError> {
-    let v: Vec<f64> = s
-        .split(',')
-        .map(|p| p.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| CliError::new(EXIT_USAGE, format!("--rect {s:?}: expected x,y,w,h")))?;
-    match v[..] {
-        [x, y, w, h] if w > 0.0 && h > 0.0 && v.iter().all(|n| n.is_finite()) => Ok([x, y, w, h]),
-        _ => Err(CliError::new(
+    service::parse_rect(s).map_err(|e| {
+        CliError::new(
             EXIT_USAGE,
-            format!("--rect {s:?}: expected x,y,w,h with w, h > 0"),
-        )),
-    }
+            match e {
+                service::RectError::NotNumbers => format!("--rect {s:?}: expected x,y,w,h"),
+                service::RectError::Invalid => {
+                    format!("--rect {s:?}: expected x,y,w,h with w, h > 0")
+                }
+            },
+        )
+    })
 }
 
 fn sign_error(e: SignError) -> CliError {
@@ -177,45 +176,24 @@ async fn sign_one(
         .await
         .map_err(sign_error)?;
     service::self_check(context, profile, &signed, now).map_err(sign_error)?;
-    let id = uuid::Uuid::new_v4().to_string();
-    let signed_sha = hex::encode(openssl::sha::sha256(&signed.bytes));
-    let actor = crate::audit::record::cli_actor();
-    let record = SignedDocumentRecord {
-        id: id.clone(),
-        created_at: now,
-        caller: actor.clone(),
-        profile: profile.name.clone(),
-        agency: profile.agency.clone(),
-        level: signed.level.as_str().to_owned(),
-        input_sha256: hex::encode(openssl::sha::sha256(&bytes)),
-        signed_sha256: signed_sha.clone(),
-        signed_size: i64::try_from(signed.bytes.len()).unwrap_or(i64::MAX),
-        signer_cert_sha256: profile.cert_sha256(),
-        signer_subject: profile.signer_subject(),
-        dossier: dossier.map(str::to_owned),
-        status: "valid".into(),
-        status_reason: None,
-        status_changed_at: None,
-    };
+    let (record, entry) = service::issued(
+        profile,
+        &bytes,
+        &signed,
+        &crate::audit::record::cli_actor(),
+        dossier,
+        now,
+    );
     // Written under a temporary name, recorded, then renamed into place: a failure to record
     // leaves no signed file behind, and a crash leaves at most a `.partial` file.
     let tmp = out.with_extension("pdf.partial");
     std::fs::write(&tmp, &signed.bytes)
         .map_err(|e| CliError::new(EXIT_CANTCREAT, format!("{}: {e}", tmp.display())))?;
-    let entry = crate::audit::record::document_signed(
-        &id,
-        &signed_sha,
-        &profile.name,
-        &record.signer_cert_sha256,
-        dossier,
-        &actor,
-        now,
-    );
     if let Err(e) = store.insert_signed_document(&record, &[entry]).await {
         let _ = std::fs::remove_file(&tmp);
         return Err(e.into());
     }
     std::fs::rename(&tmp, out)
         .map_err(|e| CliError::new(EXIT_CANTCREAT, format!("{}: {e}", out.display())))?;
-    Ok((id, signed.level.as_str(), signed_sha))
+    Ok((record.id, signed.level.as_str(), record.signed_sha256))
 }

@@ -315,6 +315,32 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
 }
 
 /// Requires one of `roles`.
+/// The next field of a multipart form, read whole: its name and bytes. An oversized body is
+/// `payload_too_large`, anything malformed `bad_request`, for every form of the API.
+pub(crate) async fn next_field(
+    multipart: &mut axum::extract::Multipart,
+) -> Result<Option<(String, bytes::Bytes)>, ApiError> {
+    use axum::http::StatusCode;
+    let bad = |d: String| ApiError::with_detail(ErrorCode::BadRequest, d);
+    let field = match multipart.next_field().await {
+        Ok(Some(f)) => f,
+        Ok(None) => return Ok(None),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(ApiError::new(ErrorCode::PayloadTooLarge))
+        }
+        Err(e) => return Err(bad(format!("malformed multipart body: {}", e.body_text()))),
+    };
+    let name = field.name().unwrap_or("").to_owned();
+    let bytes = field.bytes().await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(ErrorCode::PayloadTooLarge)
+        } else {
+            bad(format!("cannot read field {name:?}: {}", e.body_text()))
+        }
+    })?;
+    Ok(Some((name, bytes)))
+}
+
 pub fn require(caller: Option<&Caller>, roles: &[Role]) -> Result<Caller, ApiError> {
     let caller = caller.ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated))?;
     if roles.contains(&caller.role) {

@@ -70,23 +70,7 @@ struct VerificationForm {
 async fn read_form(mut multipart: Multipart) -> Result<VerificationForm, ApiError> {
     let bad = |d: String| ApiError::with_detail(ErrorCode::BadRequest, d);
     let mut form = VerificationForm::default();
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(ApiError::new(ErrorCode::PayloadTooLarge))
-            }
-            Err(e) => return Err(bad(format!("malformed multipart body: {}", e.body_text()))),
-        };
-        let name = field.name().unwrap_or("").to_owned();
-        let bytes = field.bytes().await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(ErrorCode::PayloadTooLarge)
-            } else {
-                bad(format!("cannot read field {name:?}: {}", e.body_text()))
-            }
-        })?;
+    while let Some((name, bytes)) = super::next_field(&mut multipart).await? {
         let text = || {
             String::from_utf8(bytes.to_vec())
                 .map(|s| s.trim().to_owned())

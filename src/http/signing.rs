@@ -17,7 +17,6 @@ use super::error::{ApiError, ErrorCode};
 use super::{require, AppState};
 use crate::sign::pdf::Placement;
 use crate::sign::service::{self, Level, SignError, SignOptions};
-use crate::store::SignedDocumentRecord;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -61,23 +60,7 @@ struct SignForm {
 async fn read_form(mut multipart: Multipart) -> Result<SignForm, ApiError> {
     let bad = |d: String| ApiError::with_detail(ErrorCode::BadRequest, d);
     let mut form = SignForm::default();
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(ApiError::new(ErrorCode::PayloadTooLarge))
-            }
-            Err(e) => return Err(bad(format!("malformed multipart body: {}", e.body_text()))),
-        };
-        let name = field.name().unwrap_or("").to_owned();
-        let bytes = field.bytes().await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(ErrorCode::PayloadTooLarge)
-            } else {
-                bad(format!("cannot read field {name:?}: {}", e.body_text()))
-            }
-        })?;
+    while let Some((name, bytes)) = super::next_field(&mut multipart).await? {
         if name == "file" {
             form.file = Some(bytes.to_vec());
             continue;
@@ -103,17 +86,12 @@ async fn read_form(mut multipart: Multipart) -> Result<SignForm, ApiError> {
                 )
             }
             "rect" => {
-                let v: Vec<f64> = text
-                    .split(',')
-                    .map(|p| p.trim().parse::<f64>())
-                    .collect::<Result<_, _>>()
-                    .map_err(|_| bad("rect must be x,y,w,h".into()))?;
-                match v[..] {
-                    [x, y, w, h] if w > 0.0 && h > 0.0 && v.iter().all(|n| n.is_finite()) => {
-                        form.rect = Some([x, y, w, h])
-                    }
-                    _ => return Err(bad("rect must be x,y,w,h with w, h > 0".into())),
-                }
+                form.rect = Some(service::parse_rect(&text).map_err(|e| {
+                    bad(match e {
+                        service::RectError::NotNumbers => "rect must be x,y,w,h".into(),
+                        service::RectError::Invalid => "rect must be x,y,w,h with w, h > 0".into(),
+                    })
+                })?)
             }
             "field" => form.field = Some(text),
             "certify" => {
@@ -173,34 +151,15 @@ async fn create_signature(
     let now = OffsetDateTime::now_utc();
     let signed = service::sign(profile, &file, &opts, now).await?;
     service::self_check(state.verifier.context(), profile, &signed, now)?;
-    let id = uuid::Uuid::new_v4().to_string();
-    let signed_sha = hex::encode(openssl::sha::sha256(&signed.bytes));
-    let record = SignedDocumentRecord {
-        id: id.clone(),
-        created_at: now,
-        caller: caller.id.clone(),
-        profile: profile.name.clone(),
-        agency: profile.agency.clone(),
-        level: signed.level.as_str().to_owned(),
-        input_sha256: hex::encode(openssl::sha::sha256(&file)),
-        signed_sha256: signed_sha.clone(),
-        signed_size: i64::try_from(signed.bytes.len()).unwrap_or(i64::MAX),
-        signer_cert_sha256: profile.cert_sha256(),
-        signer_subject: profile.signer_subject(),
-        dossier: form.dossier.clone(),
-        status: "valid".into(),
-        status_reason: None,
-        status_changed_at: None,
-    };
-    let entry = crate::audit::record::document_signed(
-        &id,
-        &signed_sha,
-        &profile.name,
-        &record.signer_cert_sha256,
-        form.dossier.as_deref(),
+    let (record, entry) = service::issued(
+        profile,
+        &file,
+        &signed,
         &caller.id,
+        form.dossier.as_deref(),
         now,
     );
+    let (id, signed_sha) = (record.id.clone(), record.signed_sha256.clone());
     state
         .store
         .insert_signed_document(&record, &[entry])

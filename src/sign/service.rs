@@ -558,3 +558,66 @@ pub fn self_check(
     }
     Ok(report)
 }
+
+/// Why a rectangle `x,y,w,h` was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RectError {
+    /// Not four comma-separated numbers.
+    NotNumbers,
+    /// Four numbers, but not finite or with a width or height that is not positive.
+    Invalid,
+}
+
+/// Parses a placement rectangle `x,y,w,h` in PDF points (the CLI's `--rect`, the API's `rect`).
+pub fn parse_rect(s: &str) -> Result<[f64; 4], RectError> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| RectError::NotNumbers)?;
+    match v[..] {
+        [x, y, w, h] if w > 0.0 && h > 0.0 && v.iter().all(|n| n.is_finite()) => Ok([x, y, w, h]),
+        _ => Err(RectError::Invalid),
+    }
+}
+
+/// What is stored and logged for an issued document: a new document id, its record and its
+/// transparency-log entry (the CLI and the API record the same way).
+pub fn issued(
+    profile: &Profile,
+    input: &[u8],
+    signed: &Signed,
+    caller: &str,
+    dossier: Option<&str>,
+    now: OffsetDateTime,
+) -> (crate::store::SignedDocumentRecord, crate::store::LogInput) {
+    let id = uuid::Uuid::new_v4().to_string();
+    let signed_sha = hex::encode(openssl::sha::sha256(&signed.bytes));
+    let record = crate::store::SignedDocumentRecord {
+        id: id.clone(),
+        created_at: now,
+        caller: caller.to_owned(),
+        profile: profile.name.clone(),
+        agency: profile.agency.clone(),
+        level: signed.level.as_str().to_owned(),
+        input_sha256: hex::encode(openssl::sha::sha256(input)),
+        signed_sha256: signed_sha.clone(),
+        signed_size: i64::try_from(signed.bytes.len()).unwrap_or(i64::MAX),
+        signer_cert_sha256: profile.cert_sha256(),
+        signer_subject: profile.signer_subject(),
+        dossier: dossier.map(str::to_owned),
+        status: "valid".into(),
+        status_reason: None,
+        status_changed_at: None,
+    };
+    let entry = crate::audit::record::document_signed(
+        &id,
+        &signed_sha,
+        &profile.name,
+        &record.signer_cert_sha256,
+        dossier,
+        caller,
+        now,
+    );
+    (record, entry)
+}
