@@ -16,6 +16,17 @@ fn root() -> PathBuf {
 }
 
 fn profile(scheme: &str) -> Profile {
+    profile_with(scheme, None)
+}
+
+/// The Decree 30 appearance of the default configuration: seal, signature image, text, QR code.
+fn visible_profile() -> Profile {
+    let config = antin::config::Config::load_from(None, Vec::new()).expect("config");
+    let app = config.sign.profiles["default"].appearance.clone();
+    profile_with("rsa-pkcs1-sha256", app)
+}
+
+fn profile_with(scheme: &str, appearance: Option<antin::config::AppearanceConfig>) -> Profile {
     let pki = root().join("certs/test-pki");
     let cfg = SigningProfileConfig {
         agency: "bench".into(),
@@ -29,8 +40,9 @@ fn profile(scheme: &str) -> Profile {
         level: "B-B".into(),
         tsa: None,
         crls: vec![pki.join("licensed-ca.crl"), pki.join("root-ca.crl")],
+        appearance,
     };
-    Profile::load(scheme, &cfg, None).expect("profile")
+    Profile::load(scheme, &cfg, None, "https://127.0.0.1:8443").expect("profile")
 }
 
 fn bench(c: &mut Criterion) {
@@ -50,13 +62,27 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // The same with the visible Decree 30 stamp (seal, signature image, subset font, QR code).
+    std::env::set_current_dir(root()).expect("cwd");
+    let vis = visible_profile();
+    let vis_opts = SignOptions {
+        document_id: Some("00000000-0000-4000-8000-000000000000".into()),
+        ..SignOptions::default()
+    };
+    group.bench_function("100k_bb_visible_rsa-pkcs1-sha256", |b| {
+        b.iter(|| {
+            rt.block_on(service::sign(&vis, &pdf100k, &vis_opts, now))
+                .expect("sign")
+        })
+    });
     // B-LTA with the default configuration's profile and the in-process test TSA.
     let config = antin::config::Config::load_from(None, Vec::new()).expect("config");
     std::env::set_current_dir(root()).expect("cwd");
-    let signer = Signer::from_config(&config.sign).expect("signer");
+    let signer = Signer::from_config(&config.sign, &config.server.public_url).expect("signer");
     let lta = signer.profile(None).expect("default profile");
     let opts = SignOptions {
         level: Some(Level::BLTA),
+        document_id: Some("00000000-0000-4000-8000-000000000000".into()),
         ..SignOptions::default()
     };
     group.bench_function("100k_blta_dev_tsa", |b| {

@@ -554,7 +554,7 @@ fn visible_signature_on_page_one() {
         page: 1,
         rect: [300.0, 100.0, 200.0, 60.0],
     };
-    req.appearance = Some(rich_appearance());
+    req.appearance = Some(std::sync::Arc::new(rich_appearance()));
     let out = sign(&base, &req);
     keep("visible", &out);
     let r = verify(&out);
@@ -614,14 +614,14 @@ fn visible_signature_rejects_bad_requests() {
     };
     let mut bad = rich_appearance();
     bad.fonts[0].1 = b"<< /Type /Font".to_vec();
-    req.appearance = Some(bad);
+    req.appearance = Some(std::sync::Arc::new(bad));
     assert!(matches!(
         prepare(&base, &req),
         Err(SignPdfError::Invalid(_))
     ));
     let mut bad = rich_appearance();
     bad.extra.clear();
-    req.appearance = Some(bad);
+    req.appearance = Some(std::sync::Arc::new(bad));
     assert!(matches!(
         prepare(&base, &req),
         Err(SignPdfError::Invalid(_))
@@ -642,7 +642,7 @@ fn named_empty_fields_are_filled() {
     let first = sign(&base, &request("Signature1"));
     let mut req = request("ignored");
     req.placement = Placement::Field("Approver".into());
-    req.appearance = Some(rich_appearance());
+    req.appearance = Some(std::sync::Arc::new(rich_appearance()));
     let out = sign(&first, &req);
     keep("named", &out);
     let r = verify(&out);
@@ -659,7 +659,7 @@ fn sign_kid_widget_field(appearance: bool) -> (Vec<u8>, Report) {
     let mut req = request("ignored");
     req.placement = Placement::Field("Group.Witness".into());
     if appearance {
-        req.appearance = Some(rich_appearance());
+        req.appearance = Some(std::sync::Arc::new(rich_appearance()));
     }
     let out = sign(&first, &req);
     keep(

@@ -27,8 +27,11 @@ pub struct SignArgs {
     #[arg(long, value_name = "B-B|B-T|B-LT|B-LTA")]
     pub level: Option<String>,
     /// Sign into this existing empty signature field.
-    #[arg(long, conflicts_with_all = ["page", "rect"])]
+    #[arg(long, conflicts_with_all = ["page", "rect", "invisible"])]
     pub field: Option<String>,
+    /// No visible signature, even when the profile's appearance has a default place.
+    #[arg(long, conflicts_with_all = ["page", "rect"])]
+    pub invisible: bool,
     /// A visible signature on this page (1-based), with --rect.
     #[arg(long, requires = "rect")]
     pub page: Option<usize>,
@@ -73,7 +76,8 @@ fn sign_error(e: SignError) -> CliError {
 }
 
 pub fn run(config: &Config, args: SignArgs, lang: Lang) -> Result<u8, CliError> {
-    let signer = Signer::from_config(&config.sign).map_err(sign_error)?;
+    let signer =
+        Signer::from_config(&config.sign, &config.server.public_url).map_err(sign_error)?;
     let profile = signer
         .profile(args.profile.as_deref())
         .map_err(sign_error)?;
@@ -84,16 +88,19 @@ pub fn run(config: &Config, args: SignArgs, lang: Lang) -> Result<u8, CliError> 
         .transpose()
         .map_err(|e| CliError::new(EXIT_USAGE, e))?;
     let placement = match (&args.field, args.page, &args.rect) {
-        (Some(f), _, _) => Placement::Field(f.clone()),
-        (None, Some(page), Some(rect)) => Placement::Visible {
+        (Some(f), _, _) => Some(Placement::Field(f.clone())),
+        (None, Some(page), Some(rect)) => Some(Placement::Visible {
             page,
             rect: parse_rect(rect)?,
-        },
-        _ => Placement::Invisible,
+        }),
+        _ if args.invisible => Some(Placement::Invisible),
+        // The profile's default place.
+        _ => None,
     };
     let opts = SignOptions {
         level,
         placement,
+        document_id: None,
         field_name: None,
         certify: args.certify,
         reason: args.reason.clone(),
@@ -172,11 +179,17 @@ async fn sign_one(
     let bytes = std::fs::read(input)
         .map_err(|e| CliError::new(EXIT_NOINPUT, format!("{}: {e}", input.display())))?;
     let now = OffsetDateTime::now_utc();
-    let signed = service::sign(profile, &bytes, opts, now)
+    let id = service::new_document_id();
+    let opts = SignOptions {
+        document_id: Some(id.clone()),
+        ..opts.clone()
+    };
+    let signed = service::sign(profile, &bytes, &opts, now)
         .await
         .map_err(sign_error)?;
     service::self_check(context, profile, &signed, now).map_err(sign_error)?;
     let (record, entry) = service::issued(
+        &id,
         profile,
         &bytes,
         &signed,

@@ -59,7 +59,8 @@ impl AppState {
     /// Builds the state from a configuration and an open store.
     pub fn new(config: Config, store: Store) -> Result<Self, StateError> {
         let context = crate::verify::engine::Context::from_config(&config, &[])?;
-        let signer = crate::sign::service::Signer::from_config(&config.sign)?;
+        let signer =
+            crate::sign::service::Signer::from_config(&config.sign, &config.server.public_url)?;
         let log = crate::audit::log::TransparencyLog::open(
             store.clone(),
             &config.audit,

@@ -51,6 +51,7 @@ struct SignForm {
     page: Option<usize>,
     rect: Option<[f64; 4]>,
     field: Option<String>,
+    invisible: bool,
     certify: Option<u8>,
     reason: Option<String>,
     location: Option<String>,
@@ -94,6 +95,11 @@ async fn read_form(mut multipart: Multipart) -> Result<SignForm, ApiError> {
                 })?)
             }
             "field" => form.field = Some(text),
+            "placement" => match text.as_str() {
+                "invisible" => form.invisible = true,
+                "default" => {}
+                _ => return Err(bad("placement must be \"invisible\" or \"default\"".into())),
+            },
             "certify" => {
                 form.certify = Some(
                     text.parse()
@@ -124,21 +130,25 @@ async fn create_signature(
             "the multipart field \"file\" is required",
         ));
     };
-    let placement = match (&form.field, form.page, form.rect) {
-        (Some(f), None, None) => Placement::Field(f.clone()),
-        (None, Some(page), Some(rect)) => Placement::Visible { page, rect },
-        (None, None, None) => Placement::Invisible,
+    let placement = match (&form.field, form.page, form.rect, form.invisible) {
+        (Some(f), None, None, false) => Some(Placement::Field(f.clone())),
+        (None, Some(page), Some(rect), false) => Some(Placement::Visible { page, rect }),
+        (None, None, None, true) => Some(Placement::Invisible),
+        // The profile's default place.
+        (None, None, None, false) => None,
         _ => {
             return Err(ApiError::with_detail(
                 ErrorCode::BadRequest,
-                "give either field, or page with rect, or neither (invisible)",
+                "give either field, or page with rect, or placement=invisible, or none of them (the profile's default place)",
             ))
         }
     };
     let profile = state.signer.profile(form.profile.as_deref())?;
+    let id = service::new_document_id();
     let opts = SignOptions {
         level: form.level,
         placement,
+        document_id: Some(id.clone()),
         field_name: None,
         certify: form.certify,
         reason: form.reason,
@@ -152,6 +162,7 @@ async fn create_signature(
     let signed = service::sign(profile, &file, &opts, now).await?;
     service::self_check(state.verifier.context(), profile, &signed, now)?;
     let (record, entry) = service::issued(
+        &id,
         profile,
         &file,
         &signed,

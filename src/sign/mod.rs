@@ -5,6 +5,7 @@
 //! `pdf` and `cms` are pure: bytes, certificates and a signing callback in, bytes out. Keys may
 //! live in an HSM; nothing here ever exports a private key or logs a PIN.
 
+pub mod appearance;
 pub mod cms;
 pub mod keys;
 pub mod pdf;

@@ -17,6 +17,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use time::{OffsetDateTime, UtcOffset};
 
@@ -79,6 +80,33 @@ pub struct Appearance {
     pub extra: Vec<Vec<u8>>,
 }
 
+/// Builds a widget's appearance once its size is known (a new visible widget's rectangle, or the
+/// rectangle of an existing field found in the document).
+pub trait AppearanceSource: Send + Sync + std::fmt::Debug {
+    /// The appearance for a form XObject with BBox `[0 0 width height]` (PDF points).
+    fn build(&self, width: f64, height: f64) -> Result<Appearance, String>;
+}
+
+/// A fixed appearance, whatever the size.
+impl AppearanceSource for Appearance {
+    fn build(&self, _width: f64, _height: f64) -> Result<Appearance, String> {
+        Ok(self.clone())
+    }
+}
+
+/// A printable stamp annotation added in the same revision as the signature (so the signature
+/// covers it): e.g. the QR code that leads to the online check, placed apart from the signature.
+#[derive(Debug, Clone)]
+pub struct PageStamp {
+    /// 1-based page number; negative counts from the end (-1: the last page).
+    pub page: i64,
+    /// `[x, y, width, height]` in PDF points.
+    pub rect: [f64; 4],
+    pub appearance: Arc<dyn AppearanceSource>,
+    /// /Contents: the annotation's text for readers that cannot show it (and screen readers).
+    pub alt_text: String,
+}
+
 /// What to sign and how.
 #[derive(Debug, Clone)]
 pub struct SignatureRequest {
@@ -108,7 +136,10 @@ pub struct SignatureRequest {
     pub lock_fields: Option<Vec<String>>,
     /// The visible appearance; `None` writes an empty one (visible placements and filled fields
     /// only: an invisible widget has none).
-    pub appearance: Option<Appearance>,
+    pub appearance: Option<Arc<dyn AppearanceSource>>,
+    /// Stamp annotations to add with the signature (only into a document without signatures: in a
+    /// signed one they would be changes after signing).
+    pub stamps: Vec<PageStamp>,
 }
 
 impl SignatureRequest {
@@ -128,6 +159,7 @@ impl SignatureRequest {
             certify: None,
             lock_fields: None,
             appearance: None,
+            stamps: Vec::new(),
         }
     }
 }
@@ -273,6 +305,13 @@ pub enum SignPdfError {
     /// The request, or a part of the document it needs, is not acceptable.
     #[error("invalid: {0}")]
     Invalid(String),
+    /// The appearance could not be built (a missing glyph, an unreadable image, ...).
+    #[error("appearance: {0}")]
+    Appearance(String),
+    /// Stamp annotations (the QR code placed on a page) can only go into a document that is not
+    /// signed yet: in a signed one they would be changes after signing.
+    #[error("the document is already signed: a stamp such as the QR code can no longer be placed on a page (sign visibly, so that the QR code goes inside the signature's own stamp, or use a profile whose QR code is in the stamp)")]
+    StampOnSignedDocument,
 }
 
 fn unreadable(e: impl std::fmt::Display) -> SignPdfError {
@@ -813,6 +852,23 @@ fn runs(sorted: &[(ObjId, usize)]) -> Vec<(u32, usize)> {
 
 // --- The document's structure: pages and form fields -------------------------------------------
 
+/// The number of pages (to resolve a page counted from the end).
+pub fn page_count(pdf: &[u8]) -> Result<usize, SignPdfError> {
+    let doc = open(pdf)?;
+    let r = Reader::new(&doc);
+    let root_id = doc
+        .revisions()
+        .last()
+        .and_then(|l| l.trailer.get(b"Root"))
+        .and_then(Obj::as_ref)
+        .ok_or_else(|| unreadable("the trailer's /Root is not a reference"))?;
+    let catalog = r
+        .get(root_id)?
+        .filter(|n| n.dict().is_some())
+        .ok_or_else(|| unreadable("no document catalog"))?;
+    Ok(page_list(&r, &catalog)?.len())
+}
+
 /// The page objects in document order (bounded, cycle-safe).
 fn page_list(r: &Reader<'_, '_>, catalog: &Node) -> Result<Vec<ObjId>, SignPdfError> {
     let mut pages = Vec::new();
@@ -1047,12 +1103,15 @@ fn sig_dict(
 /// Writes the appearance XObject with its resources; returns the XObject's id.
 fn appearance_objects(
     up: &mut Update,
-    app: Option<&Appearance>,
+    app: Option<&dyn AppearanceSource>,
     w: f64,
     h: f64,
 ) -> Result<ObjId, SignPdfError> {
-    let empty = Appearance::default();
-    let app = app.unwrap_or(&empty);
+    let app = match app {
+        Some(a) => a.build(w, h).map_err(SignPdfError::Appearance)?,
+        None => Appearance::default(),
+    };
+    let app = &app;
     let form = up.alloc()?;
     let mut names: HashMap<String, ObjId> = HashMap::new();
     let mut fonts = Vec::new();
@@ -1246,6 +1305,7 @@ pub fn prepare(pdf: &[u8], req: &SignatureRequest) -> Result<Prepared, SignPdfEr
     };
     let fields = field_tree(&r, form.as_ref())?;
     let mut catalog_edits: Vec<(&[u8], Vec<u8>)> = Vec::new();
+    let mut new_annots: Vec<(ObjId, ObjId)> = Vec::new();
 
     let (new_field, field_mdp) = match &req.placement {
         Placement::Field(target) => {
@@ -1274,7 +1334,7 @@ pub fn prepare(pdf: &[u8], req: &SignatureRequest) -> Result<Prepared, SignPdfEr
             if locked(&sigs, target) {
                 return Err(SignPdfError::FieldLocked(target.clone()));
             }
-            fill_field(&r, &mut up, f, &fields, sig_id, req.appearance.as_ref())?;
+            fill_field(&r, &mut up, f, &fields, sig_id, req.appearance.as_deref())?;
             // The field's own /Lock is what its author asked for; a request overrides it.
             let mdp = match (&req.lock_fields, d.get(b"Lock")) {
                 (Some(l), _) => Some(lock_entries(l)),
@@ -1320,7 +1380,7 @@ pub fn prepare(pdf: &[u8], req: &SignatureRequest) -> Result<Prepared, SignPdfEr
             }
             w.extend_from_slice(format!(" /P {}", reference(page_id)).as_bytes());
             if let Some([_, _, rw, rh]) = rect {
-                let ap = appearance_objects(&mut up, req.appearance.as_ref(), rw, rh)?;
+                let ap = appearance_objects(&mut up, req.appearance.as_deref(), rw, rh)?;
                 w.extend_from_slice(format!(" /AP << /N {} >>", reference(ap)).as_bytes());
             }
             let mdp = req.lock_fields.as_deref().map(lock_entries);
@@ -1334,10 +1394,65 @@ pub fn prepare(pdf: &[u8], req: &SignatureRequest) -> Result<Prepared, SignPdfEr
             }
             w.extend_from_slice(b" >>");
             up.put(field_id, w);
-            add_annot(&r, &mut up, page_id, field_id)?;
+            new_annots.push((page_id, field_id));
             (Some(field_id), mdp)
         }
     };
+
+    // Stamps (the QR code on a page), only into a document that carries no signature yet.
+    if !req.stamps.is_empty() {
+        if !sigs.is_empty() {
+            return Err(SignPdfError::StampOnSignedDocument);
+        }
+        let pages = page_list(&r, &catalog)?;
+        for st in &req.stamps {
+            let n = pages.len() as i64;
+            let idx = if st.page < 0 {
+                n + st.page
+            } else {
+                st.page - 1
+            };
+            let page_id = usize::try_from(idx)
+                .ok()
+                .and_then(|i| pages.get(i))
+                .copied()
+                .ok_or(SignPdfError::PageOutOfRange {
+                    page: usize::try_from(st.page.unsigned_abs()).unwrap_or(usize::MAX),
+                    pages: pages.len(),
+                })?;
+            let [x, y, sw, sh] = st.rect;
+            if !(sw > 0.0 && sh > 0.0 && x.is_finite() && y.is_finite()) {
+                return Err(invalid("a stamp needs a positive width and height"));
+            }
+            let ap = appearance_objects(&mut up, Some(st.appearance.as_ref()), sw, sh)?;
+            let id = up.alloc()?;
+            let mut a = format!(
+                "<< /Type /Annot /Subtype /Stamp /Rect [{} {} {} {}] /F 4 /P {} /AP << /N {} >> /Contents ",
+                number(x),
+                number(y),
+                number(x + sw),
+                number(y + sh),
+                reference(page_id),
+                reference(ap)
+            )
+            .into_bytes();
+            a.extend_from_slice(&text_string(&st.alt_text));
+            a.extend_from_slice(b" >>");
+            up.put(id, a);
+            new_annots.push((page_id, id));
+        }
+    }
+    // Each page's /Annots is rewritten once, with all its new annotations.
+    let mut by_page: Vec<(ObjId, Vec<ObjId>)> = Vec::new();
+    for (page, annot) in new_annots {
+        match by_page.iter_mut().find(|(p, _)| *p == page) {
+            Some((_, list)) => list.push(annot),
+            None => by_page.push((page, vec![annot])),
+        }
+    }
+    for (page, annots) in &by_page {
+        add_annot(&r, &mut up, *page, annots)?;
+    }
 
     // The form: the new field in /Fields, /SigFlags SignaturesExist | AppendOnly (Table 225).
     form_update(
@@ -1441,7 +1556,7 @@ fn fill_field(
     f: &Field,
     fields: &[Field],
     sig_id: ObjId,
-    app: Option<&Appearance>,
+    app: Option<&dyn AppearanceSource>,
 ) -> Result<(), SignPdfError> {
     let d = f.node.dict().cloned().unwrap_or_default();
     let is_widget =
@@ -1513,7 +1628,7 @@ fn add_annot(
     r: &Reader<'_, '_>,
     up: &mut Update,
     page_id: ObjId,
-    widget: ObjId,
+    widget: &[ObjId],
 ) -> Result<(), SignPdfError> {
     let page = r
         .get(page_id)?
@@ -1521,20 +1636,20 @@ fn add_annot(
         .ok_or_else(|| unreadable("page object missing"))?;
     let annots = page.dict().and_then(|d| d.get(b"Annots")).cloned();
     let new_page = match annots {
-        None => edit_dict(r, &page, &[(b"Annots", ref_array(&[widget]))])?,
+        None => edit_dict(r, &page, &[(b"Annots", ref_array(widget))])?,
         Some(a) => match r.deref(&a, &page.src)? {
             Some(n) if n.obj.as_array().is_some() => match n.id {
                 Some(id) => {
-                    let arr = append_refs(r, &n, &[widget])?;
+                    let arr = append_refs(r, &n, widget)?;
                     up.put(id, arr);
                     return Ok(());
                 }
-                None => edit_dict(r, &page, &[(b"Annots", append_refs(r, &n, &[widget])?)])?,
+                None => edit_dict(r, &page, &[(b"Annots", append_refs(r, &n, widget)?)])?,
             },
             // Null or a dangling reference: no annotations yet.
-            None => edit_dict(r, &page, &[(b"Annots", ref_array(&[widget]))])?,
+            None => edit_dict(r, &page, &[(b"Annots", ref_array(widget))])?,
             Some(n) if matches!(n.obj.value, Value::Null) => {
-                edit_dict(r, &page, &[(b"Annots", ref_array(&[widget]))])?
+                edit_dict(r, &page, &[(b"Annots", ref_array(widget))])?
             }
             Some(_) => return Err(invalid("the page's /Annots is not an array")),
         },

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use openssl::x509::X509;
 use time::OffsetDateTime;
 
+use super::appearance::{self, Font, Image, QrCode, QrStamp, Stamp};
 use super::cms::{self, CmsRequest};
 use super::keys::{DigestAlg, FileKey, SignatureScheme, SigningKey};
-use super::pdf::{self, DssData, Placement, SignatureKind, SignatureRequest, VriEntry};
+use super::pdf::{self, DssData, PageStamp, Placement, SignatureKind, SignatureRequest, VriEntry};
 use super::tsa::{self, DevTsa, TsaClient};
 use crate::config::{SignConfig, SigningProfileConfig};
 
@@ -124,6 +125,125 @@ pub struct Profile {
     /// TSA certificates to put in the DSS (the dev TSA's chain).
     tsa_chain: Vec<X509>,
     crls: Vec<Vec<u8>>,
+    /// The visible signature, when the profile has one.
+    pub appearance: Option<ProfileAppearance>,
+    /// `<public url>/v/`: the QR code's address is this followed by the document id.
+    verify_url_base: String,
+}
+
+/// A profile's visible signature, loaded: images decoded and the font checked once.
+#[derive(Debug, Clone)]
+pub struct ProfileAppearance {
+    font: Font,
+    font_size: f64,
+    seal: Option<Arc<Image>>,
+    signature: Option<Arc<Image>>,
+    lines: Vec<String>,
+    /// Where the signature goes when a request names no place.
+    pub default_place: Option<(i64, [f64; 4])>,
+    qr: Option<QrPlacement>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum QrPlacement {
+    /// Inside the stamp; on a page (page, [x, y, side]) when the signature is invisible.
+    Stamp {
+        page: i64,
+        rect: [f64; 3],
+    },
+    Page {
+        page: i64,
+        rect: [f64; 3],
+    },
+}
+
+impl ProfileAppearance {
+    fn load(cfg: &crate::config::AppearanceConfig) -> Result<Self, String> {
+        let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+        let font = match &cfg.font {
+            Some(p) => Font::from_bytes(read(p)?).map_err(|e| format!("{}: {e}", p.display()))?,
+            None => Font::builtin()?,
+        };
+        let image = |p: &Option<std::path::PathBuf>| -> Result<Option<Arc<Image>>, String> {
+            p.as_ref()
+                .map(|p| {
+                    Image::from_png(&read(p)?)
+                        .map(Arc::new)
+                        .map_err(|e| format!("{}: {e}", p.display()))
+                })
+                .transpose()
+        };
+        if !(cfg.font_size.is_finite() && (4.0..=72.0).contains(&cfg.font_size)) {
+            return Err(format!(
+                "font_size {} is not between 4 and 72",
+                cfg.font_size
+            ));
+        }
+        // Every character of the fixed text must have a glyph: found now, not at signing time.
+        for l in &cfg.lines {
+            let fixed: String = l
+                .split('{')
+                .enumerate()
+                .map(|(i, part)| {
+                    if i == 0 {
+                        part
+                    } else {
+                        part.split_once('}').map(|(_, rest)| rest).unwrap_or(part)
+                    }
+                })
+                .collect();
+            font.layout(&fixed)?;
+        }
+        let default_place = match (cfg.page, cfg.rect) {
+            (Some(page), Some(rect)) => {
+                if page == 0
+                    || !rect.iter().all(|v| v.is_finite())
+                    || rect[2] <= 0.0
+                    || rect[3] <= 0.0
+                {
+                    return Err(
+                        "appearance page must not be 0 and rect must be x, y, w, h with w, h > 0"
+                            .into(),
+                    );
+                }
+                Some((page, rect))
+            }
+            (None, None) => None,
+            _ => return Err("appearance page and rect go together".into()),
+        };
+        let qr = match &cfg.qr {
+            None => None,
+            Some(q) => {
+                if q.page == 0 || !q.rect.iter().all(|v| v.is_finite()) || q.rect[2] < 36.0 {
+                    return Err("qr page must not be 0 and rect must be x, y, side with side >= 36 points (12.7 mm, so that phones can read it)".into());
+                }
+                Some(match q.place.as_str() {
+                    "stamp" => QrPlacement::Stamp {
+                        page: q.page,
+                        rect: q.rect,
+                    },
+                    "page" => QrPlacement::Page {
+                        page: q.page,
+                        rect: q.rect,
+                    },
+                    other => {
+                        return Err(format!(
+                            "qr place {other:?}: expected \"stamp\" or \"page\""
+                        ))
+                    }
+                })
+            }
+        };
+        Ok(ProfileAppearance {
+            font,
+            font_size: cfg.font_size,
+            seal: image(&cfg.seal)?,
+            signature: image(&cfg.signature)?,
+            lines: cfg.lines.clone(),
+            default_place,
+            qr,
+        })
+    }
 }
 
 impl std::fmt::Debug for Profile {
@@ -181,6 +301,7 @@ impl Profile {
         name: &str,
         cfg: &SigningProfileConfig,
         dev_tsa: Option<&(Arc<DevTsa>, Vec<X509>)>,
+        public_url: &str,
     ) -> Result<Self, SignError> {
         let err = |detail: String| SignError::Profile {
             profile: name.to_owned(),
@@ -258,6 +379,12 @@ impl Profile {
             .map(|p| read_crl_der(p))
             .collect::<Result<Vec<_>, _>>()
             .map_err(err)?;
+        let appearance = cfg
+            .appearance
+            .as_ref()
+            .map(ProfileAppearance::load)
+            .transpose()
+            .map_err(|e| err(format!("appearance: {e}")))?;
         Ok(Profile {
             name: name.to_owned(),
             agency: cfg.agency.clone(),
@@ -268,6 +395,8 @@ impl Profile {
             tsa,
             tsa_chain,
             crls,
+            appearance,
+            verify_url_base: format!("{}/v/", public_url.trim_end_matches('/')),
         })
     }
 
@@ -308,7 +437,9 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
-    pub fn from_config(cfg: &SignConfig) -> Result<Self, SignError> {
+    /// Loads every profile; `public_url` is the service's public address, the base of the QR
+    /// codes' verification URLs.
+    pub fn from_config(cfg: &SignConfig, public_url: &str) -> Result<Self, SignError> {
         let dev = if cfg.dev_tsa {
             let err = |detail: String| SignError::Profile {
                 profile: "(dev TSA)".into(),
@@ -335,7 +466,10 @@ impl Signer {
         };
         let mut profiles = BTreeMap::new();
         for (name, p) in &cfg.profiles {
-            profiles.insert(name.clone(), Profile::load(name, p, dev.as_ref())?);
+            profiles.insert(
+                name.clone(),
+                Profile::load(name, p, dev.as_ref(), public_url)?,
+            );
         }
         Ok(Signer {
             profiles,
@@ -363,28 +497,21 @@ impl Signer {
 }
 
 /// What to sign and how.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SignOptions {
     pub level: Option<Level>,
-    pub placement: Placement,
+    /// `None`: the profile's default place (visible when its appearance names a page and a
+    /// rectangle, else invisible).
+    pub placement: Option<Placement>,
+    /// The id the document is issued under (see [`new_document_id`]): the QR code's address ends
+    /// with it. Required when the profile's appearance has a QR code.
+    pub document_id: Option<String>,
     pub field_name: Option<String>,
     pub certify: Option<u8>,
     pub reason: Option<String>,
     pub location: Option<String>,
 }
 
-impl Default for SignOptions {
-    fn default() -> Self {
-        SignOptions {
-            level: None,
-            placement: Placement::Invisible,
-            field_name: None,
-            certify: None,
-            reason: None,
-            location: None,
-        }
-    }
-}
 
 /// A signed document.
 #[derive(Debug, Clone)]
@@ -435,15 +562,21 @@ pub async fn sign(
         .field_name
         .clone()
         .unwrap_or_else(|| "Signature1".to_owned());
-    if let Placement::Field(name) = &opts.placement {
+    let placement = resolve_placement(profile, input, opts.placement.as_ref())?;
+    if let Placement::Field(name) = &placement {
         req.field_name = name.clone();
     }
-    req.placement = opts.placement.clone();
+    req.placement = placement;
     req.name = profile.signer_name();
     req.reason = opts.reason.clone();
     req.location = opts.location.clone();
     req.contents_capacity = capacity;
     req.certify = opts.certify;
+    if let Some(app) = &profile.appearance {
+        let (stamp, stamps) = build_appearance(profile, app, input, &req, opts, now)?;
+        req.appearance = stamp;
+        req.stamps = stamps;
+    }
     let prepared = pdf::prepare(input, &req)?;
     let md = digest.digest(&prepared.signed_parts());
     let mut signed_data = cms::build_signed_data(
@@ -502,6 +635,114 @@ pub async fn sign(
         }
     }
     Ok(Signed { bytes, level })
+}
+
+/// A new document id (UUID v4): issued results are named by it, in the log, the QR code and the
+/// check page.
+pub fn new_document_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The request's place, or the profile's default one (a page counted from the end resolved).
+fn resolve_placement(
+    profile: &Profile,
+    input: &[u8],
+    asked: Option<&Placement>,
+) -> Result<Placement, SignError> {
+    if let Some(p) = asked {
+        return Ok(p.clone());
+    }
+    match profile.appearance.as_ref().and_then(|a| a.default_place) {
+        None => Ok(Placement::Invisible),
+        Some((page, rect)) => Ok(Placement::Visible {
+            page: resolve_page(input, page)?,
+            rect,
+        }),
+    }
+}
+
+fn resolve_page(input: &[u8], page: i64) -> Result<usize, SignError> {
+    if page > 0 {
+        return Ok(usize::try_from(page).unwrap_or(usize::MAX));
+    }
+    let n = pdf::page_count(input)?;
+    let from_end = usize::try_from(page.unsigned_abs()).unwrap_or(usize::MAX);
+    n.checked_sub(from_end).map(|i| i + 1).ok_or(SignError::Pdf(
+        pdf::SignPdfError::PageOutOfRange {
+            page: from_end,
+            pages: n,
+        },
+    ))
+}
+
+/// The widget's stamp (none for an invisible signature) and the page stamps.
+type Stamps = (Option<Arc<dyn pdf::AppearanceSource>>, Vec<PageStamp>);
+
+/// The stamp for the signature's widget and the page stamps (the QR code on its own).
+fn build_appearance(
+    profile: &Profile,
+    app: &ProfileAppearance,
+    input: &[u8],
+    req: &SignatureRequest,
+    opts: &SignOptions,
+    now: OffsetDateTime,
+) -> Result<Stamps, SignError> {
+    let bad = |detail: String| SignError::Pdf(pdf::SignPdfError::Appearance(detail));
+    let qr = match &app.qr {
+        None => None,
+        Some(place) => {
+            let id = opts
+                .document_id
+                .as_deref()
+                .ok_or_else(|| bad("the profile's QR code needs the document id".to_owned()))?;
+            let url = format!("{}{id}", profile.verify_url_base);
+            Some((QrCode::new(&url).map_err(bad)?, url, place.clone()))
+        }
+    };
+    let visible = !matches!(req.placement, Placement::Invisible);
+    let mut stamps = Vec::new();
+    let mut in_stamp = None;
+    if let Some((code, url, place)) = qr {
+        match (place, visible) {
+            (QrPlacement::Stamp { .. }, true) => in_stamp = Some(code),
+            (QrPlacement::Stamp { page, rect } | QrPlacement::Page { page, rect }, _) => stamps
+                .push(PageStamp {
+                    page: i64::try_from(resolve_page(input, page)?).unwrap_or(i64::MAX),
+                    rect: [rect[0], rect[1], rect[2], rect[2]],
+                    appearance: Arc::new(QrStamp(code)),
+                    alt_text: format!("Mã QR kiểm tra văn bản điện tử: {url}"),
+                }),
+        }
+    }
+    let stamp = if visible {
+        let time = crate::timefmt::vietnam(now);
+        let signer = profile.signer_name().unwrap_or_default();
+        let values = [
+            ("agency", profile.agency.as_str()),
+            ("signer", signer.as_str()),
+            ("time", time.as_str()),
+            ("reason", opts.reason.as_deref().unwrap_or("")),
+            ("location", opts.location.as_deref().unwrap_or("")),
+            ("document_id", opts.document_id.as_deref().unwrap_or("")),
+        ];
+        let lines = app
+            .lines
+            .iter()
+            .filter_map(|l| appearance::fill_template(l, &values))
+            .collect();
+        let s: Arc<dyn pdf::AppearanceSource> = Arc::new(Stamp {
+            font: app.font.clone(),
+            font_size: app.font_size,
+            seal: app.seal.clone(),
+            signature: app.signature.clone(),
+            lines,
+            qr: in_stamp,
+        });
+        Some(s)
+    } else {
+        None
+    };
+    Ok((stamp, stamps))
 }
 
 /// Verifies what [`sign`] produced with antin's own verifier, offline, with the profile's
@@ -581,9 +822,10 @@ pub fn parse_rect(s: &str) -> Result<[f64; 4], RectError> {
     }
 }
 
-/// What is stored and logged for an issued document: a new document id, its record and its
-/// transparency-log entry (the CLI and the API record the same way).
+/// What is stored and logged for an issued document under `id` (from [`new_document_id`], given
+/// to [`sign`] for the QR code): its record and its transparency-log entry (the CLI and the API record the same way).
 pub fn issued(
+    id: &str,
     profile: &Profile,
     input: &[u8],
     signed: &Signed,
@@ -591,7 +833,7 @@ pub fn issued(
     dossier: Option<&str>,
     now: OffsetDateTime,
 ) -> (crate::store::SignedDocumentRecord, crate::store::LogInput) {
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = id.to_owned();
     let signed_sha = hex::encode(openssl::sha::sha256(&signed.bytes));
     let record = crate::store::SignedDocumentRecord {
         id: id.clone(),

@@ -540,12 +540,21 @@ fn set_levels(
     reports: &mut [SignatureReport],
 ) {
     let revisions = doc.revisions().len();
-    // The first revision whose catalog has a DSS with validation data.
-    let dss_rev = (0..revisions).find(|r| {
-        doc.catalog(*r)
-            .ok()
-            .is_some_and(|c| c.get(b"DSS").is_some())
-    });
+    // The revisions that wrote the DSS (a new or rewritten DSS dictionary, or a catalog with a
+    // direct one): validation data added after a signature is in one at or after its revision.
+    let mut dss_revs: Vec<usize> = (0..revisions)
+        .filter_map(|r| {
+            let cat = doc.catalog(r).ok()?;
+            let dss = cat.get(b"DSS")?;
+            let holder = match dss.as_ref() {
+                Some(id) => id,
+                None => doc.revisions().get(r)?.trailer.get(b"Root")?.as_ref()?,
+            };
+            doc.entry(r, holder.0).ok().flatten().map(|(d, _)| d)
+        })
+        .collect();
+    dss_revs.sort_unstable();
+    dss_revs.dedup();
     let dss_useful = doc
         .dss()
         .ok()
@@ -577,8 +586,8 @@ fn set_levels(
         let mut level = "B-B";
         if sig_ts || later_ts {
             level = "B-T";
-            if let (Some(d), true) = (dss_rev, dss_useful) {
-                if d >= rev {
+            if let (Some(&d), true) = (dss_revs.iter().find(|d| **d >= rev), dss_useful) {
+                {
                     level = "B-LT";
                     if doc_ts.iter().any(|t| *t >= d && *t > rev) {
                         level = "B-LTA";
