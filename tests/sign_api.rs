@@ -147,6 +147,115 @@ async fn sign_through_the_api(db: Db) {
 }
 on_both_databases!(sign_api_tests, sign_through_the_api);
 
+/// A batch: one NDJSON line per file as it is done; a bad file fails alone; each signed one is
+/// recorded under its own id with its own dossier.
+async fn sign_a_batch(db: Db) {
+    let app = common::spawn_app(db).await;
+    let unsigned = std::fs::read(common::fixture("pdf/unsigned.pdf")).unwrap();
+    let mut f = reqwest::multipart::Form::new();
+    for (name, bytes) in [
+        ("a.pdf", unsigned.clone()),
+        ("broken.pdf", b"%PDF-1.7 not really".to_vec()),
+        ("c.pdf", unsigned.clone()),
+    ] {
+        f = f.part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(name),
+        );
+    }
+    for d in ["HS-A", "HS-B", "HS-C"] {
+        f = f.text("dossier", d);
+    }
+    f = f.text("level", "B-T");
+    let resp = app
+        .client
+        .post(app.url("/v1/signatures/batch"))
+        .bearer_auth(app.key(Role::Portal))
+        .multipart(f)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/x-ndjson");
+    let body = resp.text().await.unwrap();
+    let lines: Vec<serde_json::Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{body}");
+    let names: Vec<&str> = lines.iter().map(|l| l["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["a.pdf", "broken.pdf", "c.pdf"]);
+    assert_eq!(lines[1]["status"], "failed");
+    assert_eq!(lines[1]["error"]["code"], "unsupported_document");
+    let mut ids = Vec::new();
+    for l in [&lines[0], &lines[2]] {
+        assert_eq!(l["status"], "signed", "{l}");
+        assert_eq!(l["level"], "B-T");
+        let pdf = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            l["pdf_base64"].as_str().unwrap(),
+        )
+        .unwrap();
+        assert!(pdf.starts_with(&unsigned));
+        assert_eq!(
+            hex::encode(openssl::sha::sha256(&pdf)),
+            l["signed_sha256"].as_str().unwrap()
+        );
+        let id = l["document_id"].as_str().unwrap().to_owned();
+        let status: serde_json::Value = app
+            .client
+            .get(app.url(&format!("/v1/documents/{id}/status")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(status["signed_sha256"], l["signed_sha256"], "{status}");
+        ids.push(id);
+    }
+    assert_ne!(ids[0], ids[1]);
+
+    // Mismatched dossier count, no file, a second file on the single-document route.
+    let two = || {
+        reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(unsigned.clone()).file_name("x.pdf"),
+            )
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(unsigned.clone()).file_name("y.pdf"),
+            )
+    };
+    for (path, form) in [
+        (
+            "/v1/signatures/batch",
+            two()
+                .text("dossier", "A")
+                .text("dossier", "B")
+                .text("dossier", "C"),
+        ),
+        (
+            "/v1/signatures/batch",
+            reqwest::multipart::Form::new().text("level", "B-B"),
+        ),
+        ("/v1/signatures", two()),
+    ] {
+        let r = app
+            .client
+            .post(app.url(path))
+            .bearer_auth(app.key(Role::Portal))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{path}");
+    }
+    app.stop().await;
+}
+on_both_databases!(sign_batch_tests, sign_a_batch);
+
 /// The built-in test TSA answers RFC 3161 requests over HTTP.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dev_tsa_answers_over_http() {

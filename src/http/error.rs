@@ -54,7 +54,7 @@ impl ErrorCode {
         }
     }
 
-    fn message(self, lang: Lang) -> &'static str {
+    pub fn message(self, lang: Lang) -> &'static str {
         match self {
             ErrorCode::Unauthenticated => lang.pick(
                 "Chưa xác thực: thiếu khóa API hợp lệ hoặc chứng thư máy khách.",

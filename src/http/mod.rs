@@ -321,6 +321,15 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
 pub(crate) async fn next_field(
     multipart: &mut axum::extract::Multipart,
 ) -> Result<Option<(String, bytes::Bytes)>, ApiError> {
+    Ok(next_field_with_filename(multipart)
+        .await?
+        .map(|(name, _, bytes)| (name, bytes)))
+}
+
+/// [`next_field`], with the part's file name when it has one.
+pub(crate) async fn next_field_with_filename(
+    multipart: &mut axum::extract::Multipart,
+) -> Result<Option<(String, Option<String>, bytes::Bytes)>, ApiError> {
     use axum::http::StatusCode;
     let bad = |d: String| ApiError::with_detail(ErrorCode::BadRequest, d);
     let field = match multipart.next_field().await {
@@ -332,6 +341,7 @@ pub(crate) async fn next_field(
         Err(e) => return Err(bad(format!("malformed multipart body: {}", e.body_text()))),
     };
     let name = field.name().unwrap_or("").to_owned();
+    let file_name = field.file_name().map(str::to_owned);
     let bytes = field.bytes().await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(ErrorCode::PayloadTooLarge)
@@ -339,7 +349,7 @@ pub(crate) async fn next_field(
             bad(format!("cannot read field {name:?}: {}", e.body_text()))
         }
     })?;
-    Ok(Some((name, bytes)))
+    Ok(Some((name, file_name, bytes)))
 }
 
 pub fn require(caller: Option<&Caller>, roles: &[Role]) -> Result<Caller, ApiError> {

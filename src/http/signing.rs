@@ -21,6 +21,7 @@ use crate::sign::service::{self, Level, SignError, SignOptions};
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/v1/signatures", post(create_signature))
+        .route("/v1/signatures/batch", post(create_batch))
         .route("/v/{id}", get(document_status))
         .route("/v1/documents/{id}/status", get(document_status))
 }
@@ -43,9 +44,16 @@ impl From<SignError> for ApiError {
     }
 }
 
+/// Most documents in one batch request (the body limit bounds their total size too).
+const MAX_BATCH: usize = 100;
+
 #[derive(Default)]
 struct SignForm {
     file: Option<Vec<u8>>,
+    /// Batch: every `file` part with its file name, in order.
+    files: Vec<(String, Vec<u8>)>,
+    /// Batch: every `dossier` part, in order (one for all, or one per file).
+    dossiers: Vec<String>,
     profile: Option<String>,
     level: Option<Level>,
     page: Option<usize>,
@@ -61,8 +69,18 @@ struct SignForm {
 async fn read_form(mut multipart: Multipart) -> Result<SignForm, ApiError> {
     let bad = |d: String| ApiError::with_detail(ErrorCode::BadRequest, d);
     let mut form = SignForm::default();
-    while let Some((name, bytes)) = super::next_field(&mut multipart).await? {
+    while let Some((name, file_name, bytes)) =
+        super::next_field_with_filename(&mut multipart).await?
+    {
         if name == "file" {
+            if form.files.len() >= MAX_BATCH {
+                return Err(bad(format!("at most {MAX_BATCH} files per request")));
+            }
+            let n = form.files.len() + 1;
+            form.files.push((
+                file_name.unwrap_or_else(|| format!("document-{n}.pdf")),
+                bytes.to_vec(),
+            ));
             form.file = Some(bytes.to_vec());
             continue;
         }
@@ -110,11 +128,77 @@ async fn read_form(mut multipart: Multipart) -> Result<SignForm, ApiError> {
             }
             "reason" => form.reason = Some(text),
             "location" => form.location = Some(text),
-            "dossier" => form.dossier = Some(text),
+            "dossier" => {
+                form.dossiers.push(text.clone());
+                form.dossier = Some(text)
+            }
             other => return Err(bad(format!("unknown field {other:?}"))),
         }
     }
     Ok(form)
+}
+
+/// The place a form asks for; `None`: the profile's default.
+fn form_placement(form: &SignForm) -> Result<Option<Placement>, ApiError> {
+    match (&form.field, form.page, form.rect, form.invisible) {
+        (Some(f), None, None, false) => Ok(Some(Placement::Field(f.clone()))),
+        (None, Some(page), Some(rect), false) => Ok(Some(Placement::Visible { page, rect })),
+        (None, None, None, true) => Ok(Some(Placement::Invisible)),
+        (None, None, None, false) => Ok(None),
+        _ => Err(ApiError::with_detail(
+            ErrorCode::BadRequest,
+            "give either field, or page with rect, or placement=invisible, or none of them (the profile's default place)",
+        )),
+    }
+}
+
+/// One document signed, self-checked, recorded with its log entry: (record, signed bytes).
+async fn sign_and_record(
+    state: &AppState,
+    caller: &Caller,
+    profile: &service::Profile,
+    base: &SignOptions,
+    file: &[u8],
+    dossier: Option<&str>,
+) -> Result<(crate::store::SignedDocumentRecord, service::Signed), ApiError> {
+    let id = service::new_document_id();
+    let opts = SignOptions {
+        document_id: Some(id.clone()),
+        ..base.clone()
+    };
+    let _slot = state
+        .verify_slots
+        .try_acquire()
+        .map_err(|_| ApiError::new(ErrorCode::Overloaded))?;
+    let now = OffsetDateTime::now_utc();
+    let signed = service::sign(profile, file, &opts, now).await?;
+    service::self_check(state.verifier.context(), profile, &signed, now)?;
+    let (record, entry) = service::issued(&id, profile, file, &signed, &caller.id, dossier, now);
+    state
+        .store
+        .insert_signed_document(&record, &[entry])
+        .await?;
+    tracing::info!(
+        target: "antin::sign",
+        document = %record.id,
+        caller = %caller.id,
+        profile = %profile.name,
+        level = signed.level.as_str(),
+        "document signed"
+    );
+    Ok((record, signed))
+}
+
+fn options(form: &SignForm) -> Result<SignOptions, ApiError> {
+    Ok(SignOptions {
+        level: form.level,
+        placement: form_placement(form)?,
+        document_id: None,
+        field_name: None,
+        certify: form.certify,
+        reason: form.reason.clone(),
+        location: form.location.clone(),
+    })
 }
 
 async fn create_signature(
@@ -124,77 +208,138 @@ async fn create_signature(
 ) -> Result<Response, ApiError> {
     let caller = require(caller.as_deref(), &[Role::Portal, Role::Admin])?;
     let form = read_form(multipart).await?;
-    let Some(file) = form.file else {
+    if form.files.len() > 1 {
+        return Err(ApiError::with_detail(
+            ErrorCode::BadRequest,
+            "one \"file\" per request here; several go to /v1/signatures/batch",
+        ));
+    }
+    let Some(file) = &form.file else {
         return Err(ApiError::with_detail(
             ErrorCode::BadRequest,
             "the multipart field \"file\" is required",
         ));
     };
-    let placement = match (&form.field, form.page, form.rect, form.invisible) {
-        (Some(f), None, None, false) => Some(Placement::Field(f.clone())),
-        (None, Some(page), Some(rect), false) => Some(Placement::Visible { page, rect }),
-        (None, None, None, true) => Some(Placement::Invisible),
-        // The profile's default place.
-        (None, None, None, false) => None,
-        _ => {
-            return Err(ApiError::with_detail(
-                ErrorCode::BadRequest,
-                "give either field, or page with rect, or placement=invisible, or none of them (the profile's default place)",
-            ))
-        }
-    };
+    let opts = options(&form)?;
     let profile = state.signer.profile(form.profile.as_deref())?;
-    let id = service::new_document_id();
-    let opts = SignOptions {
-        level: form.level,
-        placement,
-        document_id: Some(id.clone()),
-        field_name: None,
-        certify: form.certify,
-        reason: form.reason,
-        location: form.location,
-    };
-    let _slot = state
-        .verify_slots
-        .try_acquire()
-        .map_err(|_| ApiError::new(ErrorCode::Overloaded))?;
-    let now = OffsetDateTime::now_utc();
-    let signed = service::sign(profile, &file, &opts, now).await?;
-    service::self_check(state.verifier.context(), profile, &signed, now)?;
-    let (record, entry) = service::issued(
-        &id,
+    let (record, signed) = sign_and_record(
+        &state,
+        &caller,
         profile,
-        &file,
-        &signed,
-        &caller.id,
+        &opts,
+        file,
         form.dossier.as_deref(),
-        now,
-    );
-    let (id, signed_sha) = (record.id.clone(), record.signed_sha256.clone());
-    state
-        .store
-        .insert_signed_document(&record, &[entry])
-        .await?;
-    tracing::info!(
-        target: "antin::sign",
-        document = %id,
-        caller = %caller.id,
-        profile = %profile.name,
-        level = signed.level.as_str(),
-        "document signed"
-    );
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         [
             (header::CONTENT_TYPE, "application/pdf".to_owned()),
-            (header::LOCATION, format!("/v/{id}")),
-            (header::HeaderName::from_static("x-antin-document-id"), id),
+            (header::LOCATION, format!("/v/{}", record.id)),
+            (
+                header::HeaderName::from_static("x-antin-document-id"),
+                record.id,
+            ),
             (
                 header::HeaderName::from_static("x-antin-signed-sha256"),
-                signed_sha,
+                record.signed_sha256,
             ),
         ],
         signed.bytes,
+    )
+        .into_response())
+}
+
+/// `POST /v1/signatures/batch`: several `file` parts signed with the same options, answered as
+/// NDJSON, one line per document as it is done (so the caller sees the progress): the signed
+/// PDF in base64 with its document id, or the error for that document; one failure does not
+/// stop the others. `dossier` once (for all) or once per file, in order.
+async fn create_batch(
+    State(state): State<Arc<AppState>>,
+    caller: Option<Extension<Caller>>,
+    multipart: Multipart,
+) -> Result<Response, ApiError> {
+    let caller = require(caller.as_deref(), &[Role::Portal, Role::Admin])?;
+    let form = read_form(multipart).await?;
+    if form.files.is_empty() {
+        return Err(ApiError::with_detail(
+            ErrorCode::BadRequest,
+            "at least one multipart field \"file\" is required",
+        ));
+    }
+    let dossiers: Vec<Option<String>> = match form.dossiers.len() {
+        0 => vec![None; form.files.len()],
+        1 => vec![form.dossiers.first().cloned(); form.files.len()],
+        n if n == form.files.len() => form.dossiers.iter().cloned().map(Some).collect(),
+        n => {
+            return Err(ApiError::with_detail(
+                ErrorCode::BadRequest,
+                format!(
+                    "{n} dossier fields for {} files: give one, or one per file",
+                    form.files.len()
+                ),
+            ))
+        }
+    };
+    let opts = options(&form)?;
+    // The profile must exist before anything streams.
+    state.signer.profile(form.profile.as_deref())?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(2);
+    let total = form.files.len();
+    tokio::spawn(async move {
+        let Ok(profile) = state.signer.profile(form.profile.as_deref()) else {
+            return;
+        };
+        for (i, ((name, file), dossier)) in form.files.iter().zip(&dossiers).enumerate() {
+            let line = match sign_and_record(
+                &state,
+                &caller,
+                profile,
+                &opts,
+                file,
+                dossier.as_deref(),
+            )
+            .await
+            {
+                Ok((record, signed)) => serde_json::json!({
+                    "index": i + 1,
+                    "total": total,
+                    "name": name,
+                    "status": "signed",
+                    "document_id": record.id,
+                    "level": record.level,
+                    "signed_sha256": record.signed_sha256,
+                    "location": format!("/v/{}", record.id),
+                    "pdf_base64": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &signed.bytes),
+                }),
+                Err(e) => serde_json::json!({
+                    "index": i + 1,
+                    "total": total,
+                    "name": name,
+                    "status": "failed",
+                    "error": {
+                        "code": e.code.as_str(),
+                        "message": e.code.message(crate::i18n::Lang::En),
+                        "detail": e.detail,
+                    },
+                }),
+            };
+            let mut bytes = line.to_string().into_bytes();
+            bytes.push(b'\n');
+            if tx.send(Ok(bytes.into())).await.is_err() {
+                // The caller went away: what is signed so far is recorded; stop here.
+                tracing::warn!(target: "antin::sign", done = i + 1, total, "batch abandoned by the caller");
+                return;
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        axum::body::Body::from_stream(stream),
     )
         .into_response())
 }

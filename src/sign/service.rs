@@ -512,7 +512,6 @@ pub struct SignOptions {
     pub location: Option<String>,
 }
 
-
 /// A signed document.
 #[derive(Debug, Clone)]
 pub struct Signed {
