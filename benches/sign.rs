@@ -20,15 +20,13 @@ fn profile(scheme: &str) -> Profile {
     let cfg = SigningProfileConfig {
         agency: "bench".into(),
         key: Some(pki.join("citizen-an.key")),
-        key_passphrase_env: None,
-        pkcs12: None,
-        pkcs12_password_env: None,
         cert: Some(pki.join("citizen-an.pem")),
         chain: vec![pki.join("licensed-ca.pem"), pki.join("root-ca.pem")],
         scheme: Some(scheme.into()),
         level: "B-B".into(),
         tsa: None,
         crls: vec![pki.join("licensed-ca.crl"), pki.join("root-ca.crl")],
+        ..SigningProfileConfig::default()
     };
     Profile::load(scheme, &cfg, None).expect("profile")
 }
