@@ -162,6 +162,10 @@ pub struct SigningProfileConfig {
     pub pkcs11_key_id: Option<String>,
     #[serde(default)]
     pub pkcs11_pin_env: Option<String>,
+    /// host-digest (antin hashes, the token signs the digest: CKM_RSA_PKCS, CKM_RSA_PKCS_PSS,
+    /// CKM_ECDSA) or token-digest (CKM_SHA256_RSA_PKCS, ...); absent: host-digest when listed.
+    #[serde(default)]
+    pub pkcs11_mechanism: Option<String>,
     /// The signer's certificate (PEM), unless it comes from the PKCS#12 file or the PKCS#11
     /// token (a CKO_CERTIFICATE with the key's CKA_ID).
     #[serde(default)]

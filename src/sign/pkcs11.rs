@@ -51,6 +51,9 @@ pub struct Pkcs11Params {
     pub key_id: Option<Vec<u8>>,
     /// The user PIN; None for tokens with a protected authentication path (PIN pad).
     pub pin: Option<SecretString>,
+    /// None: [`Method::HostDigest`] when the token lists the raw mechanism, else
+    /// [`Method::TokenDigest`].
+    pub method: Option<Method>,
 }
 
 impl fmt::Debug for Pkcs11Params {
@@ -84,9 +87,9 @@ impl Pkcs11Params {
     }
 }
 
-/// How the token is asked to sign.
+/// How the token is asked to sign (`pkcs11_mechanism`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Method {
+pub enum Method {
     /// The host hashes; the token applies the raw primitive (CKM_RSA_PKCS over a DigestInfo,
     /// CKM_RSA_PKCS_PSS or CKM_ECDSA over the digest).
     HostDigest,
@@ -510,15 +513,25 @@ impl Pkcs11Key {
             })?;
 
         let mechanisms = ctx.get_mechanism_list(conn.slot).unwrap_or_default();
-        let method = [Method::HostDigest, Method::TokenDigest]
+        let candidates = match params.method {
+            Some(m) => vec![m],
+            None => vec![Method::HostDigest, Method::TokenDigest],
+        };
+        let method = candidates
             .into_iter()
             .find(|m| mechanisms.is_empty() || mechanisms.contains(&mechanism_type(scheme, *m)))
             .ok_or_else(|| KeyError::Pkcs11Unsupported {
-                detail: format!(
-                    "the token supports neither {} nor {} for {scheme:?}",
-                    mechanism_type(scheme, Method::HostDigest),
-                    mechanism_type(scheme, Method::TokenDigest)
-                ),
+                detail: match params.method {
+                    Some(m) => format!(
+                        "the token does not list {} for {scheme:?}",
+                        mechanism_type(scheme, m)
+                    ),
+                    None => format!(
+                        "the token supports neither {} nor {} for {scheme:?}",
+                        mechanism_type(scheme, Method::HostDigest),
+                        mechanism_type(scheme, Method::TokenDigest)
+                    ),
+                },
             })?;
 
         let key = Pkcs11Key {
@@ -564,7 +577,7 @@ impl Pkcs11Key {
         self.token_certificate.as_ref()
     }
 
-    /// How signatures are made: "host digest" or "token digest" and the mechanism.
+    /// The mechanism signatures are made with (CKM_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS, ...).
     pub fn mechanism(&self) -> String {
         format!("{}", mechanism_type(self.scheme, self.method))
     }
@@ -856,6 +869,17 @@ impl SigningKey for Pkcs11Key {
     }
 }
 
+/// Parses `pkcs11_mechanism`: `host-digest` or `token-digest`.
+pub fn parse_method(s: &str) -> Result<Method, String> {
+    match s {
+        "host-digest" => Ok(Method::HostDigest),
+        "token-digest" => Ok(Method::TokenDigest),
+        other => Err(format!(
+            "pkcs11_mechanism {other:?} is not host-digest or token-digest"
+        )),
+    }
+}
+
 /// Parses `pkcs11_key_id` (hex, with optional colons or spaces: `01`, `a1:b2`).
 pub fn parse_key_id(s: &str) -> Result<Vec<u8>, String> {
     let clean: String = s.chars().filter(|c| !matches!(c, ':' | ' ')).collect();
@@ -976,6 +1000,7 @@ mod tests {
             key_label: Some("k".into()),
             key_id: None,
             pin: Some(SecretString::from("123456")),
+            method: None,
         };
         let dbg = format!("{p:?}");
         assert!(!dbg.contains("123456"), "{dbg}");

@@ -206,63 +206,73 @@ impl Profile {
             Some(path) => read_certs(path).map_err(err)?.into_iter().next(),
             None => None,
         };
-        let (key, mut cert, mut chain): (Box<dyn SigningKey>, Option<X509>, Vec<X509>) =
-            match (&cfg.pkcs11_module, &cfg.pkcs12, &cfg.key) {
-                (Some(module), None, None) => {
-                    let key_id = cfg
-                        .pkcs11_key_id
-                        .as_deref()
-                        .map(pkcs11::parse_key_id)
-                        .transpose()
-                        .map_err(err)?;
-                    // The PIN goes from the environment straight into a secret; never a String
-                    // that could be logged or formatted.
-                    let pin = match &cfg.pkcs11_pin_env {
-                        None => None,
-                        Some(v) => {
-                            Some(std::env::var(v).map(SecretString::from).map_err(|_| {
-                                err(format!("the environment variable {v} is not set"))
-                            })?)
-                        }
-                    };
-                    let params = Pkcs11Params {
-                        module: module.clone(),
-                        token_label: cfg.pkcs11_token_label.clone(),
-                        token_serial: cfg.pkcs11_token_serial.clone(),
-                        key_label: cfg.pkcs11_key_label.clone(),
-                        key_id,
-                        pin,
-                    };
-                    let k = Pkcs11Key::open(params, scheme, file_cert.as_ref())
-                        .map_err(|e| err(e.to_string()))?;
-                    let c = k.token_certificate().cloned();
-                    (Box::new(k), c, Vec::new())
-                }
-                (Some(_), _, _) => {
-                    return Err(err(
-                        "set one key source: pkcs11_module, pkcs12 or key, not several".into(),
-                    ))
-                }
-                (None, Some(p12), _) => {
-                    let der =
-                        std::fs::read(p12).map_err(|e| err(format!("{}: {e}", p12.display())))?;
-                    let password = secret(&cfg.pkcs12_password_env)?.unwrap_or_default();
-                    let (k, c, ch) = FileKey::from_pkcs12(&der, &password, scheme)
-                        .map_err(|e| err(e.to_string()))?;
-                    (Box::new(k), Some(c), ch)
-                }
-                (None, None, Some(path)) => {
-                    let pem =
-                        std::fs::read(path).map_err(|e| err(format!("{}: {e}", path.display())))?;
-                    let pass = secret(&cfg.key_passphrase_env)?;
-                    let k = FileKey::from_pem(&pem, pass.as_deref().map(str::as_bytes), scheme)
-                        .map_err(|e| err(e.to_string()))?;
-                    (Box::new(k), None, Vec::new())
-                }
-                (None, None, None) => {
-                    return Err(err("no key: set key, pkcs12 or pkcs11_module".into()))
-                }
-            };
+        let (key, mut cert, mut chain): (Box<dyn SigningKey>, Option<X509>, Vec<X509>) = match (
+            &cfg.pkcs11_module,
+            &cfg.pkcs12,
+            &cfg.key,
+        ) {
+            (Some(module), None, None) => {
+                let key_id = cfg
+                    .pkcs11_key_id
+                    .as_deref()
+                    .map(pkcs11::parse_key_id)
+                    .transpose()
+                    .map_err(err)?;
+                // The PIN goes from the environment straight into a secret; never a String
+                // that could be logged or formatted.
+                let pin = match &cfg.pkcs11_pin_env {
+                    None => None,
+                    Some(v) => Some(
+                        std::env::var(v)
+                            .map(SecretString::from)
+                            .map_err(|_| err(format!("the environment variable {v} is not set")))?,
+                    ),
+                };
+                let method = cfg
+                    .pkcs11_mechanism
+                    .as_deref()
+                    .map(pkcs11::parse_method)
+                    .transpose()
+                    .map_err(err)?;
+                let params = Pkcs11Params {
+                    module: module.clone(),
+                    token_label: cfg.pkcs11_token_label.clone(),
+                    token_serial: cfg.pkcs11_token_serial.clone(),
+                    key_label: cfg.pkcs11_key_label.clone(),
+                    key_id,
+                    pin,
+                    method,
+                };
+                let k = Pkcs11Key::open(params, scheme, file_cert.as_ref())
+                    .map_err(|e| err(e.to_string()))?;
+                tracing::info!(profile = name, key = ?k, mechanism = %k.mechanism(), "signing key on a PKCS#11 token");
+                let c = k.token_certificate().cloned();
+                (Box::new(k), c, Vec::new())
+            }
+            (Some(_), _, _) => {
+                return Err(err(
+                    "set one key source: pkcs11_module, pkcs12 or key, not several".into(),
+                ))
+            }
+            (None, Some(p12), _) => {
+                let der = std::fs::read(p12).map_err(|e| err(format!("{}: {e}", p12.display())))?;
+                let password = secret(&cfg.pkcs12_password_env)?.unwrap_or_default();
+                let (k, c, ch) = FileKey::from_pkcs12(&der, &password, scheme)
+                    .map_err(|e| err(e.to_string()))?;
+                (Box::new(k), Some(c), ch)
+            }
+            (None, None, Some(path)) => {
+                let pem =
+                    std::fs::read(path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+                let pass = secret(&cfg.key_passphrase_env)?;
+                let k = FileKey::from_pem(&pem, pass.as_deref().map(str::as_bytes), scheme)
+                    .map_err(|e| err(e.to_string()))?;
+                (Box::new(k), None, Vec::new())
+            }
+            (None, None, None) => {
+                return Err(err("no key: set key, pkcs12 or pkcs11_module".into()))
+            }
+        };
         if file_cert.is_some() {
             cert = file_cert;
         }
