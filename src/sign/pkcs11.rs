@@ -588,7 +588,15 @@ impl Pkcs11Key {
         match state.0.as_mut() {
             None => {
                 let generation = state.1 + 1;
-                let (conn, session) = connect(&self.ctx, &self.params, generation)?;
+                // A reconnect: a token that is not back yet is "unavailable", not misconfigured.
+                let (conn, session) =
+                    connect(&self.ctx, &self.params, generation).map_err(|e| match e {
+                        KeyError::TokenNotFound { token, .. } => KeyError::TokenUnavailable {
+                            token,
+                            detail: "the token is not present".into(),
+                        },
+                        other => other,
+                    })?;
                 state.1 = generation;
                 let key = conn.key;
                 state.0 = Some(conn);
