@@ -458,6 +458,19 @@ fn a_wrong_pin_is_refused_and_never_shown() {
         e.contains("the environment variable ANTIN_TEST_HSM_PIN_UNSET is not set"),
         "{e}"
     );
+
+    // No pkcs11_pin_env at all, on a token without a PIN pad.
+    let e = load_err(
+        &profile_toml(
+            "hsm-pin-not-configured",
+            &key_lines(TOKEN_BAD_PIN, Some("agency"), None, "-"),
+            Some("gov-agency.pem"),
+            &GOV_CHAIN,
+            "rsa-pss-sha256",
+        )
+        .replace("pkcs11_pin_env = \"-\"\n", ""),
+    );
+    assert!(e.contains("needs a user PIN: set pkcs11_pin_env"), "{e}");
 }
 
 #[test]
