@@ -1,8 +1,10 @@
 //! Signing speed (docs/benchmarks.md): PAdES B-B signatures per second on one core with an
 //! RSA-2048 file key, a 100 KB PDF and a 10 MB one (against hashing it), and B-LTA with the
-//! built-in test TSA.
+//! built-in test TSA; the same B-B signatures with the key on a SoftHSM2 token (PKCS#11), skipped
+//! with a note when SoftHSM2 is not installed.
 //!
 //!   cargo bench --bench sign
+//!   taskset -c 1 cargo bench --bench sign -- pkcs11                # the SoftHSM2 cases only
 //!   ANTIN_BENCH_DIR=/tmp/antin-bench cargo bench --bench sign   # with the 10 MB file
 
 use std::path::PathBuf;
@@ -31,9 +33,6 @@ fn profile_with(scheme: &str, appearance: Option<antin::config::AppearanceConfig
     let cfg = SigningProfileConfig {
         agency: "bench".into(),
         key: Some(pki.join("citizen-an.key")),
-        key_passphrase_env: None,
-        pkcs12: None,
-        pkcs12_password_env: None,
         cert: Some(pki.join("citizen-an.pem")),
         chain: vec![pki.join("licensed-ca.pem"), pki.join("root-ca.pem")],
         scheme: Some(scheme.into()),
@@ -41,11 +40,94 @@ fn profile_with(scheme: &str, appearance: Option<antin::config::AppearanceConfig
         tsa: None,
         crls: vec![pki.join("licensed-ca.crl"), pki.join("root-ca.crl")],
         appearance,
+        ..SigningProfileConfig::default()
     };
     Profile::load(scheme, &cfg, None, "https://127.0.0.1:8443").expect("profile")
 }
 
+const SOFTHSM2: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// A SoftHSM2 token in a temporary folder holding citizen-an's key (the file-key cases' key), or
+/// None when SoftHSM2 is not installed. Must run before anything loads the module: SoftHSM2 reads
+/// SOFTHSM2_CONF at C_Initialize.
+fn softhsm_token() -> Option<tempfile::TempDir> {
+    let have_util = std::process::Command::new("softhsm2-util")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_util || !std::path::Path::new(SOFTHSM2).is_file() {
+        eprintln!(
+            "note: SoftHSM2 is not installed (apt-get install softhsm2): PKCS#11 cases skipped"
+        );
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::create_dir_all(dir.path().join("tokens")).expect("tokendir");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            dir.path().join("tokens").display()
+        ),
+    )
+    .expect("conf");
+    let key = root().join("certs/test-pki/citizen-an.key");
+    for args in [
+        vec![
+            "--init-token",
+            "--free",
+            "--label",
+            "antin-bench",
+            "--so-pin",
+            "bench-so",
+            "--pin",
+            "bench-pin",
+        ],
+        vec![
+            "--import",
+            key.to_str().expect("path"),
+            "--token",
+            "antin-bench",
+            "--label",
+            "an",
+            "--id",
+            "01",
+            "--pin",
+            "bench-pin",
+        ],
+    ] {
+        let ok = std::process::Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &conf)
+            .args(&args)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(ok, "softhsm2-util {args:?} failed");
+    }
+    std::env::set_var("SOFTHSM2_CONF", &conf);
+    std::env::set_var("ANTIN_BENCH_HSM_PIN", "bench-pin");
+    Some(dir)
+}
+
+fn pkcs11_profile(scheme: &str) -> Profile {
+    let pki = root().join("certs/test-pki");
+    let cfg = SigningProfileConfig {
+        agency: "bench".into(),
+        pkcs11_module: Some(SOFTHSM2.into()),
+        pkcs11_token_label: Some("antin-bench".into()),
+        pkcs11_key_label: Some("an".into()),
+        pkcs11_pin_env: Some("ANTIN_BENCH_HSM_PIN".into()),
+        cert: Some(pki.join("citizen-an.pem")),
+        chain: vec![pki.join("licensed-ca.pem"), pki.join("root-ca.pem")],
+        scheme: Some(scheme.into()),
+        level: "B-B".into(),
+        ..SigningProfileConfig::default()
+    };
+    Profile::load(scheme, &cfg, None, "https://127.0.0.1:8443").expect("PKCS#11 profile")
+}
+
 fn bench(c: &mut Criterion) {
+    let token = softhsm_token();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -91,6 +173,18 @@ fn bench(c: &mut Criterion) {
                 .expect("sign")
         })
     });
+    // The same key on a SoftHSM2 token: every signature is a C_Sign through a pooled session.
+    if token.is_some() {
+        for scheme in ["rsa-pkcs1-sha256", "rsa-pss-sha256"] {
+            let p = pkcs11_profile(scheme);
+            group.bench_function(format!("100k_bb_pkcs11_softhsm2_{scheme}"), |b| {
+                b.iter(|| {
+                    rt.block_on(service::sign(&p, &pdf100k, &SignOptions::default(), now))
+                        .expect("sign")
+                })
+            });
+        }
+    }
     group.finish();
 
     let mut openssl_group = c.benchmark_group("baseline");
@@ -106,6 +200,28 @@ fn bench(c: &mut Criterion) {
                 .expect("sign")
         })
     });
+    // The token's own rate for the same operation (one C_Sign, CKM_RSA_PKCS over a DigestInfo).
+    if token.is_some() {
+        use antin::sign::keys::SigningKey;
+        use antin::sign::pkcs11::{Pkcs11Key, Pkcs11Params};
+        let hsm_key = Pkcs11Key::open(
+            Pkcs11Params {
+                module: SOFTHSM2.into(),
+                token_label: Some("antin-bench".into()),
+                token_serial: None,
+                key_label: Some("an".into()),
+                key_id: None,
+                pin: Some("bench-pin".to_owned().into()),
+                method: None,
+            },
+            Some(antin::sign::keys::SignatureScheme::RsaPkcs1Sha256),
+            None,
+        )
+        .expect("PKCS#11 key");
+        openssl_group.bench_function("pkcs11_softhsm2_rsa2048_sign", |b| {
+            b.iter(|| hsm_key.sign(std::hint::black_box(b"antin")).expect("sign"))
+        });
+    }
     openssl_group.finish();
 
     if let Ok(dir) = std::env::var("ANTIN_BENCH_DIR") {

@@ -132,7 +132,7 @@ pub struct SignConfig {
 }
 
 /// One signing profile: the key, its certificate chain, the level, the TSA and the policy.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SigningProfileConfig {
     /// The issuing agency as shown to readers.
@@ -147,7 +147,27 @@ pub struct SigningProfileConfig {
     pub pkcs12: Option<PathBuf>,
     #[serde(default)]
     pub pkcs12_password_env: Option<String>,
-    /// The signer's certificate (PEM), unless it comes from the PKCS#12 file.
+    /// A key on a PKCS#11 token or HSM: the module (shared library), the token by label and/or
+    /// serial, the private key by label and/or CKA_ID (hex), and the name of the environment
+    /// variable holding the user PIN (never the PIN itself). See docs/operations.md.
+    #[serde(default)]
+    pub pkcs11_module: Option<PathBuf>,
+    #[serde(default)]
+    pub pkcs11_token_label: Option<String>,
+    #[serde(default)]
+    pub pkcs11_token_serial: Option<String>,
+    #[serde(default)]
+    pub pkcs11_key_label: Option<String>,
+    #[serde(default)]
+    pub pkcs11_key_id: Option<String>,
+    #[serde(default)]
+    pub pkcs11_pin_env: Option<String>,
+    /// host-digest (antin hashes, the token signs the digest: CKM_RSA_PKCS, CKM_RSA_PKCS_PSS,
+    /// CKM_ECDSA) or token-digest (CKM_SHA256_RSA_PKCS, ...); absent: host-digest when listed.
+    #[serde(default)]
+    pub pkcs11_mechanism: Option<String>,
+    /// The signer's certificate (PEM), unless it comes from the PKCS#12 file or the PKCS#11
+    /// token (a CKO_CERTIFICATE with the key's CKA_ID).
     #[serde(default)]
     pub cert: Option<PathBuf>,
     /// The certificates above it, up to and including the root (PEM files).

@@ -1,6 +1,6 @@
 //! Signing keys behind one trait: [`SigningKey`] signs bytes with one [`SignatureScheme`] and
 //! tells its public key, so the CMS builder never sees where the key lives (a PEM or PKCS#12 file
-//! here; an HSM or a token through PKCS#11 later).
+//! here; an HSM or a token through PKCS#11 in `sign::pkcs11`).
 //!
 //! Only what Circular 15/2025/TT-BKHCN permits for *creating* signatures is accepted: RSA keys of
 //! at least 2048 bits (RSASSA-PSS by default, PKCS#1 v1.5 by configuration) and ECDSA on P-256 or
@@ -218,9 +218,46 @@ pub enum KeyError {
     /// The signing operation failed.
     #[error("signing failed: {detail}")]
     Signing { detail: String },
+    /// The PKCS#11 module (shared library) cannot be loaded or initialised (C_Initialize).
+    #[error("cannot load the PKCS#11 module {module}: {detail}")]
+    Pkcs11Module { module: String, detail: String },
+    /// The profile does not say enough to find the token or the key.
+    #[error("PKCS#11 configuration: {detail}")]
+    Pkcs11Config { detail: String },
+    /// No slot holds a token with the configured label or serial (C_GetTokenInfo).
+    #[error("no PKCS#11 token with {token} (tokens present: {present:?})")]
+    TokenNotFound { token: String, present: Vec<String> },
+    /// The token was removed or stopped answering, and one reconnect did not help.
+    #[error("the PKCS#11 token ({token}) is unavailable: {detail}")]
+    TokenUnavailable { token: String, detail: String },
+    /// C_Login: CKR_PIN_INCORRECT. The PIN itself is never part of any message.
+    #[error("the PKCS#11 token ({token}) refused the user PIN (CKR_PIN_INCORRECT)")]
+    PinIncorrect { token: String },
+    /// C_Login: CKR_PIN_LOCKED (too many wrong PINs; the security officer must unblock it).
+    #[error("the user PIN of the PKCS#11 token ({token}) is locked (CKR_PIN_LOCKED)")]
+    PinLocked { token: String },
+    /// No private key object (CKO_PRIVATE_KEY) with the configured label or id.
+    #[error("no private key with {key} on the PKCS#11 token ({token})")]
+    Pkcs11KeyNotFound { key: String, token: String },
+    /// More than one private key answers to the configured label or id.
+    #[error("{count} private keys match {key} on the PKCS#11 token ({token}): set pkcs11_key_id")]
+    Pkcs11KeyAmbiguous {
+        key: String,
+        token: String,
+        count: usize,
+    },
+    /// The token or the key cannot do what signing needs (mechanism, CKA_SIGN, ...).
+    #[error("the PKCS#11 key cannot be used: {detail}")]
+    Pkcs11Unsupported { detail: String },
+    /// Another PKCS#11 call failed; `detail` is the function and its CKR_ return code.
+    #[error("PKCS#11 {operation} failed: {detail}")]
+    Pkcs11 {
+        operation: &'static str,
+        detail: String,
+    },
 }
 
-/// A key that signs. Implementations: [`FileKey`]; PKCS#11 later.
+/// A key that signs. Implementations: [`FileKey`], `sign::pkcs11::Pkcs11Key`.
 pub trait SigningKey: Send + Sync {
     /// The scheme every signature of this key uses.
     fn scheme(&self) -> SignatureScheme;
@@ -371,6 +408,42 @@ fn ensure_legacy_provider() -> Result<(), KeyError> {
         })
 }
 
+/// A public key's family after the Circular 15/2025 checks, shared by file and token keys.
+pub(crate) struct KeyShape {
+    family: Family,
+    description: String,
+}
+
+impl KeyShape {
+    pub(crate) fn of<T: HasPublic>(pkey: &PKeyRef<T>) -> Result<Self, KeyError> {
+        let (family, description) = classify(pkey)?;
+        Ok(KeyShape {
+            family,
+            description,
+        })
+    }
+
+    /// The configured scheme if it fits the key, else the default one for the key.
+    pub(crate) fn resolve(
+        &self,
+        scheme: Option<SignatureScheme>,
+    ) -> Result<SignatureScheme, KeyError> {
+        let scheme = scheme.unwrap_or_else(|| default_scheme(self.family));
+        if !scheme_fits(self.family, scheme) {
+            return Err(KeyError::SchemeMismatch {
+                scheme,
+                key: self.description.clone(),
+            });
+        }
+        Ok(scheme)
+    }
+
+    /// `RSA-2048`, `EC P-256`, ...
+    pub(crate) fn description(&self) -> &str {
+        &self.description
+    }
+}
+
 impl FileKey {
     /// Wraps an OpenSSL key after the Circular 15/2025 checks. `scheme` None picks the default:
     /// RSA → RSASSA-PSS SHA-256, P-256 → ECDSA SHA-256, P-384 → ECDSA SHA-384.
@@ -378,14 +451,9 @@ impl FileKey {
         pkey: PKey<Private>,
         scheme: Option<SignatureScheme>,
     ) -> Result<Self, KeyError> {
-        let (family, description) = classify(&pkey)?;
-        let scheme = scheme.unwrap_or_else(|| default_scheme(family));
-        if !scheme_fits(family, scheme) {
-            return Err(KeyError::SchemeMismatch {
-                scheme,
-                key: description,
-            });
-        }
+        let shape = KeyShape::of(&pkey)?;
+        let scheme = shape.resolve(scheme)?;
+        let description = shape.description;
         let public_der = pkey.public_key_to_der().map_err(unreadable)?;
         Ok(FileKey {
             pkey,

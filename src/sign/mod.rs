@@ -1,6 +1,6 @@
 //! Signing the results agencies issue: PAdES signatures added to a PDF as incremental updates
-//! (`pdf`), the CMS SignedData they carry (`cms`), the keys that make them (`keys`), timestamps
-//! from an RFC 3161 TSA (`tsa`).
+//! (`pdf`), the CMS SignedData they carry (`cms`), the keys that make them (`keys`; tokens and
+//! HSMs in `pkcs11`), timestamps from an RFC 3161 TSA (`tsa`).
 //!
 //! `pdf` and `cms` are pure: bytes, certificates and a signing callback in, bytes out. Keys may
 //! live in an HSM; nothing here ever exports a private key or logs a PIN.
@@ -9,5 +9,6 @@ pub mod appearance;
 pub mod cms;
 pub mod keys;
 pub mod pdf;
+pub mod pkcs11;
 pub mod service;
 pub mod tsa;

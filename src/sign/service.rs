@@ -9,12 +9,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use openssl::x509::X509;
+use secrecy::SecretString;
 use time::OffsetDateTime;
 
 use super::appearance::{self, Font, Image, QrCode, QrStamp, Stamp};
 use super::cms::{self, CmsRequest};
 use super::keys::{DigestAlg, FileKey, SignatureScheme, SigningKey};
 use super::pdf::{self, DssData, PageStamp, Placement, SignatureKind, SignatureRequest, VriEntry};
+use super::pkcs11::{self, Pkcs11Key, Pkcs11Params};
 use super::tsa::{self, DevTsa, TsaClient};
 use crate::config::{SignConfig, SigningProfileConfig};
 
@@ -321,34 +323,85 @@ impl Profile {
                     .map_err(|_| err(format!("the environment variable {v} is not set"))),
             }
         };
-        let (key, mut cert, mut chain): (FileKey, Option<X509>, Vec<X509>) =
-            match (&cfg.pkcs12, &cfg.key) {
-                (Some(p12), _) => {
-                    let der =
-                        std::fs::read(p12).map_err(|e| err(format!("{}: {e}", p12.display())))?;
-                    let password = secret(&cfg.pkcs12_password_env)?.unwrap_or_default();
-                    let (k, c, ch) = FileKey::from_pkcs12(&der, &password, scheme)
-                        .map_err(|e| err(e.to_string()))?;
-                    (k, Some(c), ch)
-                }
-                (None, Some(path)) => {
-                    let pem =
-                        std::fs::read(path).map_err(|e| err(format!("{}: {e}", path.display())))?;
-                    let pass = secret(&cfg.key_passphrase_env)?;
-                    let k = FileKey::from_pem(&pem, pass.as_deref().map(str::as_bytes), scheme)
-                        .map_err(|e| err(e.to_string()))?;
-                    (k, None, Vec::new())
-                }
-                (None, None) => return Err(err("no key: set key or pkcs12".into())),
-            };
-        if let Some(path) = &cfg.cert {
-            cert = read_certs(path).map_err(err)?.into_iter().next();
+        let file_cert = match &cfg.cert {
+            Some(path) => read_certs(path).map_err(err)?.into_iter().next(),
+            None => None,
+        };
+        let (key, mut cert, mut chain): (Box<dyn SigningKey>, Option<X509>, Vec<X509>) = match (
+            &cfg.pkcs11_module,
+            &cfg.pkcs12,
+            &cfg.key,
+        ) {
+            (Some(module), None, None) => {
+                let key_id = cfg
+                    .pkcs11_key_id
+                    .as_deref()
+                    .map(pkcs11::parse_key_id)
+                    .transpose()
+                    .map_err(err)?;
+                // The PIN goes from the environment straight into a secret; never a String
+                // that could be logged or formatted.
+                let pin = match &cfg.pkcs11_pin_env {
+                    None => None,
+                    Some(v) => Some(
+                        std::env::var(v)
+                            .map(SecretString::from)
+                            .map_err(|_| err(format!("the environment variable {v} is not set")))?,
+                    ),
+                };
+                let method = cfg
+                    .pkcs11_mechanism
+                    .as_deref()
+                    .map(pkcs11::parse_method)
+                    .transpose()
+                    .map_err(err)?;
+                let params = Pkcs11Params {
+                    module: module.clone(),
+                    token_label: cfg.pkcs11_token_label.clone(),
+                    token_serial: cfg.pkcs11_token_serial.clone(),
+                    key_label: cfg.pkcs11_key_label.clone(),
+                    key_id,
+                    pin,
+                    method,
+                };
+                let k = Pkcs11Key::open(params, scheme, file_cert.as_ref())
+                    .map_err(|e| err(e.to_string()))?;
+                tracing::info!(profile = name, key = ?k, mechanism = %k.mechanism(), "signing key on a PKCS#11 token");
+                let c = k.token_certificate().cloned();
+                (Box::new(k), c, Vec::new())
+            }
+            (Some(_), _, _) => {
+                return Err(err(
+                    "set one key source: pkcs11_module, pkcs12 or key, not several".into(),
+                ))
+            }
+            (None, Some(p12), _) => {
+                let der = std::fs::read(p12).map_err(|e| err(format!("{}: {e}", p12.display())))?;
+                let password = secret(&cfg.pkcs12_password_env)?.unwrap_or_default();
+                let (k, c, ch) = FileKey::from_pkcs12(&der, &password, scheme)
+                    .map_err(|e| err(e.to_string()))?;
+                (Box::new(k), Some(c), ch)
+            }
+            (None, None, Some(path)) => {
+                let pem =
+                    std::fs::read(path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+                let pass = secret(&cfg.key_passphrase_env)?;
+                let k = FileKey::from_pem(&pem, pass.as_deref().map(str::as_bytes), scheme)
+                    .map_err(|e| err(e.to_string()))?;
+                (Box::new(k), None, Vec::new())
+            }
+            (None, None, None) => {
+                return Err(err("no key: set key, pkcs12 or pkcs11_module".into()))
+            }
+        };
+        if file_cert.is_some() {
+            cert = file_cert;
         }
         let cert = cert.ok_or_else(|| err("no certificate: set cert".into()))?;
         for p in &cfg.chain {
             chain.extend(read_certs(p).map_err(err)?);
         }
-        if !key.matches_certificate(&cert) {
+        if !super::keys::certificate_matches(key.as_ref(), &cert) {
             return Err(err("the key does not match the certificate".into()));
         }
         let level: Level = cfg.level.parse().map_err(err)?;
@@ -388,7 +441,7 @@ impl Profile {
         Ok(Profile {
             name: name.to_owned(),
             agency: cfg.agency.clone(),
-            key: Box::new(key),
+            key,
             cert,
             chain,
             level,
