@@ -67,7 +67,9 @@ fn sign_error(e: SignError) -> CliError {
             CliError::new(EXIT_CONFIG, e.to_string())
         }
         SignError::Pdf(_) => CliError::new(EXIT_DATA, e.to_string()),
-        SignError::Tsa(_) => CliError::new(super::EXIT_UNAVAILABLE, e.to_string()),
+        SignError::Tsa(_) | SignError::Ltv(_) => {
+            CliError::new(super::EXIT_UNAVAILABLE, e.to_string())
+        }
         other => CliError::new(super::EXIT_SOFTWARE, other.to_string()),
     }
 }

@@ -119,6 +119,10 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         // want an RFC 3161 URL.
         app = app.nest_service("/dev/tsa", crate::sign::tsa::router(tsa));
     }
+    if let Some(ocsp) = state.signer.dev_ocsp() {
+        // The built-in test OCSP responder (development only: sign.dev_ocsp), RFC 6960 A.1.
+        app = app.nest_service("/dev/ocsp", crate::sign::ocsp::router(ocsp));
+    }
     app.layer(axum::middleware::from_fn_with_state(
         state.clone(),
         authenticate,

@@ -7,6 +7,8 @@
 
 pub mod cms;
 pub mod keys;
+pub mod ltv;
+pub mod ocsp;
 pub mod pdf;
 pub mod service;
 pub mod tsa;
