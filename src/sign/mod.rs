@@ -6,6 +6,7 @@
 //! live in an HSM; nothing here ever exports a private key or logs a PIN.
 
 pub mod cms;
+pub mod extend;
 pub mod keys;
 pub mod ltv;
 pub mod ocsp;
