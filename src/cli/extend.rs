@@ -17,7 +17,9 @@ fn extend_error(e: ExtendError) -> CliError {
     let code = match &e {
         ExtendError::Level(_) => EXIT_USAGE,
         ExtendError::NoTsa(_) => EXIT_CONFIG,
-        ExtendError::Sign(_) | ExtendError::NoValidationData { .. } => super::EXIT_UNAVAILABLE,
+        ExtendError::Sign(_) | ExtendError::Ltv(_) | ExtendError::NoValidationData { .. } => {
+            super::EXIT_UNAVAILABLE
+        }
         ExtendError::SelfCheck(_) => super::EXIT_SOFTWARE,
         _ => EXIT_DATA,
     };

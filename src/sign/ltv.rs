@@ -444,3 +444,20 @@ pub async fn signature_dss(
     }
     Ok(g.material.into_dss(vec![(contents.to_vec(), refs)]))
 }
+
+/// The DSS update that follows a document timestamp (`token`): its TSA chain and that chain's
+/// verified revocation data, with a VRI entry for the timestamp, so that the archive validates
+/// from its own data until the next renewal (what pyHanko writes after a B-LTA timestamp too).
+pub async fn timestamp_dss(
+    (crls, ocsp): (&[Vec<u8>], &OcspSource),
+    token: &[u8],
+    tsa_extra: &[X509],
+    now: OffsetDateTime,
+) -> Result<DssData, LtvError> {
+    let mut g = Gatherer::new(crls, ocsp, now);
+    let refs = g.chain(&token_chain(token, tsa_extra)).await;
+    if let Some(e) = g.problems.first() {
+        return Err(e.clone());
+    }
+    Ok(g.material.into_dss(vec![(token.to_vec(), refs)]))
+}

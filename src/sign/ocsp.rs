@@ -720,6 +720,118 @@ mod tests {
         assert_eq!(decode_get_path("%4"), None);
     }
 
+    fn pki(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("certs/test-pki")
+            .join(name)
+    }
+
+    fn cert(name: &str) -> X509 {
+        X509::from_pem(&std::fs::read(pki(name)).unwrap()).unwrap()
+    }
+
+    fn responder() -> DevOcsp {
+        let key = FileKey::from_pem(
+            &std::fs::read(pki("ocsp-responder.key")).unwrap(),
+            None,
+            Some(SignatureScheme::RsaPkcs1Sha256),
+        )
+        .unwrap();
+        DevOcsp::new(
+            vec![CaSource {
+                ca: cert("licensed-ca.pem"),
+                index: std::fs::read_to_string(pki("ca/licensed-ca/index.txt")).unwrap(),
+                responder: cert("ocsp-responder.pem"),
+                responder_key: key,
+            }],
+            Duration::from_secs(3600),
+        )
+        .unwrap()
+    }
+
+    fn status(resp: &[u8], leaf: &str, issuer: &str, now: OffsetDateTime) -> RevocationStatus {
+        crate::pki::revocation::check_cert(
+            &cert(leaf),
+            &cert(issuer),
+            &crate::pki::revocation::RevocationData {
+                crls: Vec::new(),
+                ocsp_responses: vec![resp.to_vec()],
+            },
+            now,
+            now,
+        )
+    }
+
+    use crate::pki::revocation::RevocationStatus;
+
+    #[test]
+    fn answers_good_revoked_and_unknown_verifiably() {
+        let ocsp = responder();
+        let now = time::macros::datetime!(2026-11-22 12:00 UTC);
+        let (leaf, ca) = (cert("citizen-an.pem"), cert("licensed-ca.pem"));
+        let req = request_der(&leaf, &ca, Some(b"0123456789abcdef")).unwrap();
+        let resp = ocsp.respond(&req, now);
+        assert_eq!(
+            response_nonce(&resp).as_deref(),
+            Some(&b"0123456789abcdef"[..])
+        );
+        match status(&resp, "citizen-an.pem", "licensed-ca.pem", now) {
+            RevocationStatus::Good { evidence, .. } => {
+                assert_eq!(evidence.this_update, now);
+                assert_eq!(evidence.next_update, Some(now + time::Duration::hours(1)));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Revoked per the index, with its date and reason.
+        let req = request_der(&cert("revoked-dung.pem"), &ca, None).unwrap();
+        let resp = ocsp.respond(&req, now);
+        assert_eq!(response_nonce(&resp), None);
+        match status(&resp, "revoked-dung.pem", "licensed-ca.pem", now) {
+            RevocationStatus::Revoked { revoked_at, .. } => {
+                assert_eq!(revoked_at, time::macros::datetime!(2026-03-01 00:00 UTC))
+            }
+            other => panic!("{other:?}"),
+        }
+        // Another CA's certificate: unknown.
+        let req = request_der(&cert("gov-agency.pem"), &cert("gov-ca.pem"), None).unwrap();
+        let resp = ocsp.respond(&req, now);
+        assert!(matches!(
+            status(&resp, "gov-agency.pem", "gov-ca.pem", now),
+            RevocationStatus::Unknown { .. }
+        ));
+        // Not a request: malformedRequest (RFC 6960 2.3), status 1.
+        for junk in [&b""[..], b"garbage", b"\x30\x03\x30\x01\x00"] {
+            let resp = ocsp.respond(junk, now);
+            assert_eq!(
+                OcspResponse::from_der(&resp).unwrap().response_status,
+                x509_ocsp::OcspResponseStatus::MalformedRequest,
+                "{junk:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_a_responder_the_ca_did_not_delegate() {
+        // gov-ocsp-responder was issued by gov-ca, not licensed-ca.
+        let key = FileKey::from_pem(
+            &std::fs::read(pki("gov-ocsp-responder.key")).unwrap(),
+            None,
+            None,
+        )
+        .unwrap();
+        let err = DevOcsp::new(
+            vec![CaSource {
+                ca: cert("licensed-ca.pem"),
+                index: String::new(),
+                responder: cert("gov-ocsp-responder.pem"),
+                responder_key: key,
+            }],
+            Duration::from_secs(60),
+        )
+        .unwrap_err();
+        assert!(matches!(err, DevOcspError::NotAuthorised { .. }), "{err}");
+    }
+
     #[test]
     fn requests_are_bounded() {
         assert_eq!(

@@ -569,6 +569,15 @@ pub async fn sign(
             let imprint = DigestAlg::Sha256.digest(&prepared.signed_parts());
             let token = tsa.timestamp(DigestAlg::Sha256, &imprint, now).await?;
             bytes = prepared.finish(&token)?;
+            // The document timestamp's own validation data, after it (renewed with the archive).
+            let dss = ltv::timestamp_dss(
+                profile.revocation_sources(),
+                &token,
+                &profile.tsa_chain,
+                now,
+            )
+            .await?;
+            bytes = pdf::add_dss(&bytes, &dss)?;
         }
     }
     Ok(Signed { bytes, level })
