@@ -29,6 +29,7 @@ fn profile(scheme: &str) -> Profile {
         level: "B-B".into(),
         tsa: None,
         crls: vec![pki.join("licensed-ca.crl"), pki.join("root-ca.crl")],
+        ocsp: None,
     };
     Profile::load(scheme, &cfg, None).expect("profile")
 }
