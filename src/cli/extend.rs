@@ -76,10 +76,11 @@ pub fn run(config: &Config, args: &SignArgs, lang: Lang) -> Result<u8, CliError>
     let jobs = jobs(&args.input, &args.out)?;
     let rt = super::runtime()?;
     rt.block_on(async {
+        let store = crate::store::Store::connect(&config.database).await?;
         let total = jobs.len();
         let mut failed = 0usize;
         for (i, (input, out)) in jobs.iter().enumerate() {
-            match extend_one(&context, profile, &opts, input, out).await {
+            match extend_one(&store, &context, profile, &opts, input, out).await {
                 Ok(Extended::Done { level, .. }) => println!(
                     "[{}/{total}] {} {} -> {} ({level})",
                     i + 1,
@@ -99,18 +100,23 @@ pub fn run(config: &Config, args: &SignArgs, lang: Lang) -> Result<u8, CliError>
                     ),
                     crate::timefmt::vietnam(tsa_not_after),
                 ),
-                Err(e) if total == 1 => return Err(e),
+                Err(e) if total == 1 => {
+                    store.close().await;
+                    return Err(e);
+                }
                 Err(e) => {
                     failed += 1;
                     eprintln!("[{}/{total}] {}: {}", i + 1, input.display(), e.message);
                 }
             }
         }
+        store.close().await;
         Ok(if failed == 0 { 0 } else { EXIT_DATA })
     })
 }
 
 async fn extend_one(
+    store: &crate::store::Store,
     context: &crate::verify::engine::Context,
     profile: &Profile,
     opts: &ExtendOptions,
@@ -124,7 +130,8 @@ async fn extend_one(
         .await
         .map_err(extend_error)?;
     if let Extended::Done {
-        bytes: extended, ..
+        bytes: extended,
+        level,
     } = &result
     {
         // Written under a temporary name, then renamed into place (the output may be the input:
@@ -132,6 +139,19 @@ async fn extend_one(
         let tmp = out.with_extension("pdf.partial");
         std::fs::write(&tmp, extended)
             .map_err(|e| CliError::new(EXIT_CANTCREAT, format!("{}: {e}", tmp.display())))?;
+        // Logged before it is put in place: a failure to log leaves no extended file behind.
+        let entry = extend::log_entry(
+            &bytes,
+            extended,
+            &profile.name,
+            *level,
+            &crate::audit::record::cli_actor(),
+            now,
+        );
+        if let Err(e) = store.log_append(&[entry], now).await {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.into());
+        }
         std::fs::rename(&tmp, out).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             CliError::new(EXIT_CANTCREAT, format!("{}: {e}", out.display()))

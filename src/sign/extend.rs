@@ -433,3 +433,27 @@ pub async fn extend(
     }
     Ok(Extended::Done { bytes, level })
 }
+
+/// The transparency-log entry of an extension: what came in, what went out, with which profile.
+pub fn log_entry(
+    input: &[u8],
+    output: &[u8],
+    profile: &str,
+    level: Level,
+    actor: &str,
+    now: OffsetDateTime,
+) -> crate::store::LogInput {
+    let out_sha = hex::encode(openssl::sha::sha256(output));
+    crate::audit::record::admin(
+        "document_extended",
+        serde_json::json!({
+            "input_sha256": hex::encode(openssl::sha::sha256(input)),
+            "output_sha256": out_sha,
+            "profile": profile,
+            "level": level.as_str(),
+        }),
+        actor,
+        now,
+    )
+    .subject(format!("sha256:{out_sha}"))
+}
