@@ -40,6 +40,7 @@ fn profile_with(scheme: &str, appearance: Option<antin::config::AppearanceConfig
         tsa: None,
         crls: vec![pki.join("licensed-ca.crl"), pki.join("root-ca.crl")],
         appearance,
+        ocsp: None,
         ..SigningProfileConfig::default()
     };
     Profile::load(scheme, &cfg, None, "https://127.0.0.1:8443").expect("profile")

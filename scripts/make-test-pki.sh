@@ -270,6 +270,10 @@ issue gov-ca gov-root gov-root v3_gov_ca $CA_START $CA_END \
 genkey gov-agency rsa 2048
 issue gov-agency gov-ca gov-ca v3_gov_signer $EE_START $EE_END \
   "/C=VN/ST=Tỉnh Thử Nghiệm/O=Sở Tư pháp tỉnh Thử Nghiệm/UID=MNS:1234567/CN=Sở Tư pháp tỉnh Thử Nghiệm"
+# The Government CA's delegated OCSP responder (the dev responder signs gov-ca's answers with it).
+genkey gov-ocsp-responder rsa 2048
+issue gov-ocsp-responder gov-ca gov-ca v3_ocsp $EE_START $EE_END \
+  "/C=VN/O=Antin Test CA phục vụ các cơ quan Nhà nước/CN=Antin Test Gov OCSP Responder"
 
 # --- Revocation ---------------------------------------------------------------
 CADIR=ca/$L openssl ca -batch -revoke revoked-dung.pem -crl_reason keyCompromise \
@@ -319,6 +323,7 @@ openssl verify -attime 1795348800 -crl_check -CRLfile licensed-ca.crl.pem \
   -CAfile root-ca.pem -untrusted licensed-ca.pem revoked-dung.pem >/dev/null 2>&1 \
   && { echo "revoked-dung unexpectedly verifies" >&2; exit 1; }
 openssl verify -attime 1795348800 -CAfile gov-root.pem -untrusted gov-ca.pem gov-agency.pem >/dev/null
+openssl verify -attime 1795348800 -CAfile gov-root.pem -untrusted gov-ca.pem gov-ocsp-responder.pem >/dev/null
 openssl verify -attime 1795348800 -CAfile other-root.pem other-signer.pem >/dev/null
 openssl ocsp -respin revoked-dung-revoked.ocsp -resp_text -noverify | grep -q "Cert Status: revoked"
 echo "test PKI written to $OUT"

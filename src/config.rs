@@ -127,8 +127,40 @@ pub struct SignConfig {
     pub dev_tsa_cert: PathBuf,
     pub dev_tsa_key: PathBuf,
     pub dev_tsa_chain: Vec<PathBuf>,
+    /// Serve the built-in test OCSP responder at /dev/ocsp and let profiles use `ocsp = "dev"`
+    /// (development only: it signs with the test PKI's responder keys).
+    #[serde(default)]
+    pub dev_ocsp: bool,
+    /// nextUpdate - thisUpdate of the dev responder's answers.
+    #[serde(default = "default_dev_ocsp_validity_secs")]
+    pub dev_ocsp_validity_secs: u64,
+    /// The CAs the dev responder answers for.
+    #[serde(default)]
+    pub dev_ocsp_cas: Vec<DevOcspCaConfig>,
+    /// Timeout of each OCSP/CRL fetch for B-LT when a profile says `ocsp = "fetch"`.
+    #[serde(default = "default_sign_fetch_timeout_secs")]
+    pub fetch_timeout_secs: u64,
     /// Signing profiles by name: an agency may have several.
     pub profiles: std::collections::BTreeMap<String, SigningProfileConfig>,
+}
+
+fn default_dev_ocsp_validity_secs() -> u64 {
+    86_400
+}
+
+fn default_sign_fetch_timeout_secs() -> u64 {
+    10
+}
+
+/// One CA of the dev OCSP responder: its certificate, its `openssl ca` index.txt, and who signs
+/// its answers (a delegated responder issued by it with id-kp-OCSPSigning, or the CA itself).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevOcspCaConfig {
+    pub ca: PathBuf,
+    pub index: PathBuf,
+    pub responder_cert: PathBuf,
+    pub responder_key: PathBuf,
 }
 
 /// One signing profile: the key, its certificate chain, the level, the TSA and the policy.
@@ -185,6 +217,10 @@ pub struct SigningProfileConfig {
     /// CRLs (DER or PEM) to embed for B-LT: the chain's and the TSA's issuers.
     #[serde(default)]
     pub crls: Vec<PathBuf>,
+    /// OCSP responses for B-LT: "dev" (the built-in responder), "fetch" (the certificates' AIA
+    /// OCSP and CRL DP URLs) or "off" (the default: only `crls`).
+    #[serde(default)]
+    pub ocsp: Option<String>,
     /// The visible signature (Decree 30/2020): seal, signature image, text, QR code. Without it
     /// signatures are invisible unless a request places them.
     #[serde(default)]

@@ -4,6 +4,8 @@
 //! create, 78 configuration).
 
 mod audit;
+mod dev;
+mod extend;
 mod serve;
 mod sign;
 mod trust;
@@ -85,6 +87,9 @@ pub enum Command {
     /// Check the transparency log: checkpoints, proofs, the whole log, issued documents.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Development services on their own: the test OCSP responder or TSA (test PKI keys).
+    #[command(subcommand)]
+    Dev(dev::DevCommand),
 }
 
 #[derive(Debug, Args)]
@@ -218,6 +223,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Trust(cmd) => trust::run(&config, cmd, lang),
         Command::Audit(cmd) => audit::run(&config, cmd, lang),
         Command::Sign(args) => sign::run(&config, args, lang),
+        Command::Dev(cmd) => dev::run(&config, cmd),
     }
 }
 

@@ -48,6 +48,15 @@ pub struct SignArgs {
     /// The dossier (hồ sơ) the result belongs to.
     #[arg(long)]
     pub dossier: Option<String>,
+    /// Extend an already signed PDF (or every PDF of a folder) to --level B-LT or B-LTA (default
+    /// B-LTA): add the validation data of every signature and timestamp in it, then for B-LTA a
+    /// document timestamp. On a B-LTA archive this is the renewal step.
+    #[arg(long, conflicts_with_all = ["field", "page", "rect", "certify", "reason", "location", "dossier"])]
+    pub extend: bool,
+    /// With --extend: renew only when the last document timestamp's TSA certificate expires
+    /// within DAYS days; otherwise say there is nothing to do and exit 0.
+    #[arg(long, requires = "extend", value_name = "DAYS")]
+    pub if_expiring_within: Option<u32>,
 }
 
 fn parse_rect(s: &str) -> Result<[f64; 4], CliError> {
@@ -64,18 +73,23 @@ fn parse_rect(s: &str) -> Result<[f64; 4], CliError> {
     })
 }
 
-fn sign_error(e: SignError) -> CliError {
+pub(super) fn sign_error(e: SignError) -> CliError {
     match e {
         SignError::UnknownProfile(_) | SignError::Profile { .. } | SignError::NoTsa { .. } => {
             CliError::new(EXIT_CONFIG, e.to_string())
         }
         SignError::Pdf(_) => CliError::new(EXIT_DATA, e.to_string()),
-        SignError::Tsa(_) => CliError::new(super::EXIT_UNAVAILABLE, e.to_string()),
+        SignError::Tsa(_) | SignError::Ltv(_) => {
+            CliError::new(super::EXIT_UNAVAILABLE, e.to_string())
+        }
         other => CliError::new(super::EXIT_SOFTWARE, other.to_string()),
     }
 }
 
 pub fn run(config: &Config, args: SignArgs, lang: Lang) -> Result<u8, CliError> {
+    if args.extend {
+        return super::extend::run(config, &args, lang);
+    }
     let signer =
         Signer::from_config(&config.sign, &config.server.public_url).map_err(sign_error)?;
     let profile = signer

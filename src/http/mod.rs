@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+mod extend;
 mod log;
 pub mod metrics;
 mod openapi;
@@ -114,11 +115,15 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
     use tower_http::limit::RequestBodyLimitLayer;
     let max_body = state.config.server.max_body_bytes;
     let timeout = Duration::from_secs(state.config.server.request_timeout_secs);
-    let mut app = routes::routes();
+    let mut app = routes::routes().merge(extend::routes());
     if let Some(tsa) = state.signer.dev_tsa() {
         // The built-in test TSA (development only: sign.dev_tsa), for clients and profiles that
         // want an RFC 3161 URL.
         app = app.nest_service("/dev/tsa", crate::sign::tsa::router(tsa));
+    }
+    if let Some(ocsp) = state.signer.dev_ocsp() {
+        // The built-in test OCSP responder (development only: sign.dev_ocsp), RFC 6960 A.1.
+        app = app.nest_service("/dev/ocsp", crate::sign::ocsp::router(ocsp));
     }
     app.layer(axum::middleware::from_fn_with_state(
         state.clone(),

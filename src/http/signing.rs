@@ -39,6 +39,13 @@ impl From<SignError> for ApiError {
                 tracing::warn!(target: "antin::sign", error = %e, "timestamp authority failed");
                 ApiError::with_detail(ErrorCode::Unavailable, "the timestamp authority failed")
             }
+            SignError::Ltv(_) => {
+                tracing::warn!(target: "antin::sign", error = %e, "no validation data for B-LT");
+                ApiError::with_detail(
+                    ErrorCode::Unavailable,
+                    "revocation data for the long-term level could not be obtained",
+                )
+            }
             _ => ApiError::internal(e),
         }
     }

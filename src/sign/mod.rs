@@ -7,7 +7,10 @@
 
 pub mod appearance;
 pub mod cms;
+pub mod extend;
 pub mod keys;
+pub mod ltv;
+pub mod ocsp;
 pub mod pdf;
 pub mod pkcs11;
 pub mod service;

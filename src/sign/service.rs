@@ -15,7 +15,9 @@ use time::OffsetDateTime;
 use super::appearance::{self, Font, Image, QrCode, QrStamp, Stamp};
 use super::cms::{self, CmsRequest};
 use super::keys::{DigestAlg, FileKey, SignatureScheme, SigningKey};
-use super::pdf::{self, DssData, PageStamp, Placement, SignatureKind, SignatureRequest, VriEntry};
+use super::ltv::{self, OcspSource};
+use super::ocsp::DevOcsp;
+use super::pdf::{self, PageStamp, Placement, SignatureKind, SignatureRequest};
 use super::pkcs11::{self, Pkcs11Key, Pkcs11Params};
 use super::tsa::{self, DevTsa, TsaClient};
 use crate::config::{SignConfig, SigningProfileConfig};
@@ -68,6 +70,9 @@ pub enum SignError {
     Cms(#[from] cms::CmsBuildError),
     #[error("the timestamp authority failed: {0}")]
     Tsa(#[from] tsa::TsaError),
+    /// B-LT needs revocation data for every certificate of the chains (`ltv`).
+    #[error("validation data for B-LT: {0}")]
+    Ltv(#[from] ltv::LtvError),
     #[error("level {level} needs a timestamp authority, and profile {profile} has none")]
     NoTsa {
         level: &'static str,
@@ -127,6 +132,8 @@ pub struct Profile {
     /// TSA certificates to put in the DSS (the dev TSA's chain).
     tsa_chain: Vec<X509>,
     crls: Vec<Vec<u8>>,
+    /// Where B-LT's OCSP responses come from (`ocsp = "dev" | "fetch" | "off"`).
+    ocsp: OcspSource,
     /// The visible signature, when the profile has one.
     pub appearance: Option<ProfileAppearance>,
     /// `<public url>/v/`: the QR code's address is this followed by the document id.
@@ -305,6 +312,26 @@ impl Profile {
         dev_tsa: Option<&(Arc<DevTsa>, Vec<X509>)>,
         public_url: &str,
     ) -> Result<Self, SignError> {
+        Self::load_with(
+            name,
+            cfg,
+            dev_tsa,
+            None,
+            std::time::Duration::from_secs(10),
+            public_url,
+        )
+    }
+
+    /// [`Profile::load`] with the dev OCSP responder (for `ocsp = "dev"`) and the fetch timeout
+    /// (for `ocsp = "fetch"`).
+    pub fn load_with(
+        name: &str,
+        cfg: &SigningProfileConfig,
+        dev_tsa: Option<&(Arc<DevTsa>, Vec<X509>)>,
+        dev_ocsp: Option<&Arc<DevOcsp>>,
+        fetch_timeout: std::time::Duration,
+        public_url: &str,
+    ) -> Result<Self, SignError> {
         let err = |detail: String| SignError::Profile {
             profile: name.to_owned(),
             detail,
@@ -438,6 +465,27 @@ impl Profile {
             .map(ProfileAppearance::load)
             .transpose()
             .map_err(|e| err(format!("appearance: {e}")))?;
+        let ocsp = match cfg.ocsp.as_deref() {
+            None | Some("") | Some("off") => OcspSource::Off,
+            Some("dev") => match dev_ocsp {
+                Some(d) => OcspSource::Dev(d.clone()),
+                None => {
+                    return Err(err(
+                        "ocsp = \"dev\" but sign.dev_ocsp is off (the built-in OCSP responder)"
+                            .into(),
+                    ))
+                }
+            },
+            Some("fetch") => OcspSource::Fetch(Arc::new(
+                crate::pki::fetch::Fetcher::new(crate::pki::fetch::FetchConfig {
+                    timeout: fetch_timeout,
+                    connect_timeout: fetch_timeout,
+                    ..Default::default()
+                })
+                .map_err(|e| err(e.to_string()))?,
+            )),
+            Some(other) => return Err(err(format!("unknown ocsp {other:?} (dev | fetch | off)"))),
+        };
         Ok(Profile {
             name: name.to_owned(),
             agency: cfg.agency.clone(),
@@ -450,7 +498,23 @@ impl Profile {
             crls,
             appearance,
             verify_url_base: format!("{}/v/", public_url.trim_end_matches('/')),
+            ocsp,
         })
+    }
+
+    /// The timestamp authority, if the profile has one.
+    pub fn tsa(&self) -> Option<&TsaSource> {
+        self.tsa.as_ref()
+    }
+
+    /// The configured TSA certificates (the dev TSA's chain).
+    pub fn tsa_chain(&self) -> &[X509] {
+        &self.tsa_chain
+    }
+
+    /// The CRL files (DER) and the OCSP source B-LT draws on.
+    pub fn revocation_sources(&self) -> (&[Vec<u8>], &OcspSource) {
+        (&self.crls, &self.ocsp)
     }
 
     /// SHA-256 of the signer's certificate.
@@ -479,6 +543,7 @@ pub struct Signer {
     profiles: BTreeMap<String, Profile>,
     default: String,
     dev_tsa: Option<Arc<DevTsa>>,
+    dev_ocsp: Option<Arc<DevOcsp>>,
 }
 
 impl std::fmt::Debug for Signer {
@@ -517,18 +582,42 @@ impl Signer {
         } else {
             None
         };
+        let dev_ocsp = if cfg.dev_ocsp {
+            Some(Arc::new(DevOcsp::from_config(cfg).map_err(|e| {
+                SignError::Profile {
+                    profile: "(dev OCSP responder)".into(),
+                    detail: e.to_string(),
+                }
+            })?))
+        } else {
+            None
+        };
+        let timeout = std::time::Duration::from_secs(cfg.fetch_timeout_secs.max(1));
         let mut profiles = BTreeMap::new();
         for (name, p) in &cfg.profiles {
             profiles.insert(
                 name.clone(),
-                Profile::load(name, p, dev.as_ref(), public_url)?,
+                Profile::load_with(
+                    name,
+                    p,
+                    dev.as_ref(),
+                    dev_ocsp.as_ref(),
+                    timeout,
+                    public_url,
+                )?,
             );
         }
         Ok(Signer {
             profiles,
             default: cfg.default_profile.clone(),
             dev_tsa: dev.map(|(d, _)| d),
+            dev_ocsp,
         })
+    }
+
+    /// The built-in test OCSP responder, when enabled.
+    pub fn dev_ocsp(&self) -> Option<Arc<DevOcsp>> {
+        self.dev_ocsp.clone()
     }
 
     /// The profile by name, or the default one.
@@ -643,34 +732,27 @@ pub async fn sign(
         profile.key.as_ref(),
     )?;
     // B-T: a signature timestamp over the signature value.
+    let mut sig_token = None;
     if let Some(tsa) = tsa {
         let value = cms::signature_value(&signed_data)?;
         let imprint = digest.digest(&[&value]);
         let token = tsa.timestamp(digest, &imprint, now).await?;
         signed_data = cms::add_unsigned_timestamp(&signed_data, &token)?;
+        sig_token = Some(token);
     }
     let mut bytes = prepared.finish(&signed_data)?;
-    // B-LT: the chain, the TSA's chain and the revocation data in the DSS, with a VRI.
+    // B-LT: the chain, the TSA's chain and their verified revocation data in the DSS, with a VRI.
     if level >= Level::BLT {
-        let mut certs: Vec<Vec<u8>> = Vec::new();
-        for c in all.iter().copied().chain(profile.tsa_chain.iter()) {
-            if let Ok(d) = c.to_der() {
-                if !certs.contains(&d) {
-                    certs.push(d);
-                }
-            }
-        }
-        let dss = DssData {
-            vri: vec![VriEntry {
-                signature_contents: signed_data.clone(),
-                certs: (0..certs.len()).collect(),
-                crls: (0..profile.crls.len()).collect(),
-                ocsps: Vec::new(),
-            }],
-            certs,
-            crls: profile.crls.clone(),
-            ocsps: Vec::new(),
-        };
+        let chain: Vec<X509> = all.iter().map(|c| (*c).clone()).collect();
+        let dss = ltv::signature_dss(
+            profile.revocation_sources(),
+            &chain,
+            sig_token.as_deref(),
+            &profile.tsa_chain,
+            &signed_data,
+            now,
+        )
+        .await?;
         bytes = pdf::add_dss(&bytes, &dss)?;
     }
     // B-LTA: a document timestamp over all of it.
@@ -684,6 +766,15 @@ pub async fn sign(
             let imprint = DigestAlg::Sha256.digest(&prepared.signed_parts());
             let token = tsa.timestamp(DigestAlg::Sha256, &imprint, now).await?;
             bytes = prepared.finish(&token)?;
+            // The document timestamp's own validation data, after it (renewed with the archive).
+            let dss = ltv::timestamp_dss(
+                profile.revocation_sources(),
+                &token,
+                &profile.tsa_chain,
+                now,
+            )
+            .await?;
+            bytes = pdf::add_dss(&bytes, &dss)?;
         }
     }
     Ok(Signed { bytes, level })
