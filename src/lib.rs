@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod i18n;
+pub mod pay;
 pub mod pdf;
 pub mod pki;
 pub mod sign;

@@ -1,0 +1,1 @@
+//! The gateway connectors, one folder per gateway, each implementing `pay::connector::Connector`.
