@@ -2,3 +2,7 @@
 //! `gateways` holds one folder per gateway (protocol-exact wire formats, signing, verification).
 pub mod connector;
 pub mod gateways;
+
+// The payment domain (pay-core): pure state machines and ledger, then the service around them.
+pub mod ledger;
+pub mod state;
