@@ -5,4 +5,5 @@ pub mod gateways;
 
 // The payment domain (pay-core): pure state machines and ledger, then the service around them.
 pub mod ledger;
+pub mod service;
 pub mod state;
