@@ -5,5 +5,6 @@ pub mod gateways;
 
 // The payment domain (pay-core): pure state machines and ledger, then the service around them.
 pub mod ledger;
+pub mod registry;
 pub mod service;
 pub mod state;

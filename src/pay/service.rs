@@ -321,6 +321,8 @@ pub struct Done {
 pub enum Applied {
     Changed,
     Unchanged,
+    /// Nothing changed because the attempt was already final (a replay or a lost race).
+    AlreadyFinal,
     Conflict,
     DoublePayment,
 }
@@ -856,6 +858,11 @@ impl Payments {
             }
             let changed = applied != Applied::Unchanged || change.payment_state.is_some();
             if !changed && change.attempts.is_empty() {
+                let result = if old.state.is_open() {
+                    Applied::Unchanged
+                } else {
+                    Applied::AlreadyFinal
+                };
                 if let Some(cb) = &callback {
                     let entry = record::payment_callback(
                         &cb.gateway,
@@ -866,7 +873,7 @@ impl Payments {
                     );
                     self.store.pay_record_callback(cb, &[entry], now).await?;
                 }
-                return Ok(Applied::Unchanged);
+                return Ok(result);
             }
             if let Some(cb) = &callback {
                 change.log.push(record::payment_callback(
@@ -1075,7 +1082,6 @@ impl Payments {
             self.store.pay_record_callback(&cb, &[entry], now).await?;
             return Ok(CallbackAnswer::Confirmed);
         };
-        let was_final = !attempt.state.is_open();
         cb.outcome = cause.clone();
         let txn = report.gateway_txn_id.clone();
         let applied = self
@@ -1096,9 +1102,8 @@ impl Payments {
             .await?;
         Ok(match applied {
             Applied::Changed | Applied::DoublePayment => CallbackAnswer::Confirmed,
-            Applied::Unchanged if was_final => CallbackAnswer::AlreadyConfirmed,
+            Applied::AlreadyFinal | Applied::Conflict => CallbackAnswer::AlreadyConfirmed,
             Applied::Unchanged => CallbackAnswer::Confirmed,
-            Applied::Conflict => CallbackAnswer::AlreadyConfirmed,
         })
     }
 
@@ -1227,7 +1232,9 @@ impl Payments {
                                     },
                                 )
                                 .await?;
-                            if applied != Applied::Unchanged && outcome != Outcome::Pending {
+                            if !matches!(applied, Applied::Unchanged | Applied::AlreadyFinal)
+                                && outcome != Outcome::Pending
+                            {
                                 return Ok(applied);
                             }
                         }
