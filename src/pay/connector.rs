@@ -24,10 +24,10 @@ pub enum GatewayKind {
 pub struct StartRequest {
     pub attempt_ref: String, // [A-Za-z0-9], <= 32 chars, made by pay-core
     pub amount_vnd: i64,     // > 0, whole dong
-    pub order_info: String,  // Vietnamese; the connector strips diacritics where the gateway needs it
+    pub order_info: String, // Vietnamese; the connector strips diacritics where the gateway needs it
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
-    pub return_url: String,   // citizen's browser comes back here (display only)
+    pub return_url: String, // citizen's browser comes back here (display only)
     pub callback_url: String, // server-to-server IPN/callback URL of antin for this gateway
     pub client_ip: String,
     pub lang: crate::i18n::Lang, // see src/i18n.rs (vi default, en)
@@ -38,7 +38,10 @@ pub enum StartOutcome {
     /// Send the citizen to `url` (VNPAY pay URL, MoMo payUrl, ZaloPay order_url).
     Redirect { url: String, gateway_ref: String },
     /// VietQR: show the EMVCo payload (as text, PNG and SVG via the connector's render functions).
-    Qr { payload: String, gateway_ref: String },
+    Qr {
+        payload: String,
+        gateway_ref: String,
+    },
     /// The gateway answered and refused (bad data, duplicate, limits): the attempt failed.
     Rejected { code: String, message: String },
 }
@@ -46,8 +49,8 @@ pub enum StartOutcome {
 /// What a gateway says about an attempt (from a verified callback or a status query).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatewayReport {
-    pub gateway_ref: String,            // our ref as the gateway echoes it
-    pub amount_vnd: i64,                // as the gateway reports it (VNPAY's x100 undone)
+    pub gateway_ref: String, // our ref as the gateway echoes it
+    pub amount_vnd: i64,     // as the gateway reports it (VNPAY's x100 undone)
     pub status: ReportedStatus,
     pub gateway_txn_id: Option<String>, // vnp_TransactionNo, MoMo transId, zp_trans_id, bank ref
     pub raw_sha256: [u8; 32],           // SHA-256 of the raw message bytes as received
@@ -132,7 +135,10 @@ pub enum RefundOutcome {
 pub enum GatewayError {
     /// No answer, or an answer we cannot trust: the outcome is UNKNOWN (never guessed).
     #[error("no trustworthy answer from {gateway:?}: {detail}")]
-    Unknown { gateway: GatewayKind, detail: String },
+    Unknown {
+        gateway: GatewayKind,
+        detail: String,
+    },
     /// The circuit breaker is open: nothing was sent.
     #[error("{gateway:?} is unavailable (circuit open)")]
     Unavailable { gateway: GatewayKind },
