@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod pdf;
 pub mod pki;
 pub mod sign;
+pub mod sim;
 pub mod store;
 pub mod timefmt;
 pub mod verify;
