@@ -9,13 +9,13 @@
 //! unless told otherwise. Times are UTC inside and GMT+7 on the wire, as the protocols say.
 //! Layouts of the settlement files and every choice gateways.md leaves open: docs/gateways-sim.md.
 
-mod bank;
+pub mod bank;
 mod control;
-mod momo;
+pub mod momo;
 pub mod settlement;
 pub mod sign;
-mod vnpay;
-mod zalopay;
+pub mod vnpay;
+pub mod zalopay;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
