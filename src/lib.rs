@@ -14,6 +14,7 @@ pub mod pay;
 pub mod pdf;
 pub mod pki;
 pub mod sign;
+pub mod sim;
 pub mod store;
 pub mod timefmt;
 pub mod verify;

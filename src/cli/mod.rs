@@ -6,6 +6,7 @@
 mod audit;
 mod serve;
 mod sign;
+mod sim;
 mod trust;
 mod verify;
 
@@ -85,6 +86,8 @@ pub enum Command {
     /// Check the transparency log: checkpoints, proofs, the whole log, issued documents.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Run the VNPAY, MoMo, ZaloPay and bank simulators (test credentials; loopback).
+    Sim(sim::SimArgs),
 }
 
 #[derive(Debug, Args)]
@@ -218,6 +221,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Trust(cmd) => trust::run(&config, cmd, lang),
         Command::Audit(cmd) => audit::run(&config, cmd, lang),
         Command::Sign(args) => sign::run(&config, args, lang),
+        Command::Sim(args) => sim::run(args),
     }
 }
 
