@@ -30,6 +30,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/v1/payments/unresolved", get(unresolved))
         .route("/v1/payments/{id}", get(get_payment))
         .route("/v1/payments/{id}/attempts", post(start_attempt))
+        .route("/v1/payments/{id}/attempts/{aid}/qr.png", get(qr_png))
+        .route("/v1/payments/{id}/attempts/{aid}/qr.svg", get(qr_svg))
         .route("/v1/payments/{id}/refunds", post(refund))
         .route("/v1/payments/{id}/cancel", post(cancel))
         .route("/v1/payments/{id}/ledger", get(payment_ledger))
@@ -278,6 +280,46 @@ async fn start_attempt(
             .await?)
     })
     .await
+}
+
+/// The VietQR payload of an attempt (the caller must see the payment).
+async fn qr_payload(state: &AppState, caller: Option<&Caller>, id: &str, aid: &str) -> Result<String, ApiError> {
+    let caller = require(caller, &[Role::Portal, Role::Finance, Role::Auditor, Role::Admin])?;
+    let agg = state
+        .store
+        .pay_load(id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+    if caller.role == Role::Portal && agg.payment.portal != caller.id {
+        return Err(ApiError::new(ErrorCode::NotFound));
+    }
+    agg.attempts
+        .iter()
+        .find(|a| a.id == aid)
+        .and_then(|a| a.qr_payload.clone())
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))
+}
+
+async fn qr_png(
+    State(state): State<Arc<AppState>>,
+    caller: Option<Extension<Caller>>,
+    Path((id, aid)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let payload = qr_payload(&state, caller.as_deref(), &id, &aid).await?;
+    let png = crate::pay::gateways::vietqr::VietqrConnector::render_png(&payload)
+        .map_err(ApiError::internal)?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+}
+
+async fn qr_svg(
+    State(state): State<Arc<AppState>>,
+    caller: Option<Extension<Caller>>,
+    Path((id, aid)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let payload = qr_payload(&state, caller.as_deref(), &id, &aid).await?;
+    let svg = crate::pay::gateways::vietqr::VietqrConnector::render_svg(&payload)
+        .map_err(ApiError::internal)?;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
 
 async fn refund(

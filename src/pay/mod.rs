@@ -8,3 +8,4 @@ pub mod ledger;
 pub mod registry;
 pub mod service;
 pub mod state;
+pub mod worker;

@@ -594,7 +594,7 @@ impl Payments {
                     payment_id: payment_id.to_owned(),
                     seq,
                     gateway: gw.into(),
-                    attempt_ref: uuid::Uuid::new_v4().simple().to_string(),
+                    attempt_ref: new_ref(),
                     gateway_ref: None,
                     state: AttemptState::Created,
                     amount: agg.payment.amount,
@@ -808,7 +808,7 @@ impl Payments {
                     id: uuid::Uuid::new_v4().to_string(),
                     payment_id: payment_id.to_owned(),
                     attempt_id: a.id.clone(),
-                    refund_ref: uuid::Uuid::new_v4().simple().to_string(),
+                    refund_ref: new_ref(),
                     amount: a.amount,
                     full: true,
                     reason: "double payment".into(),
@@ -1402,7 +1402,7 @@ impl Payments {
                     id: uuid::Uuid::new_v4().to_string(),
                     payment_id: p.id.clone(),
                     attempt_id: a.id.clone(),
-                    refund_ref: uuid::Uuid::new_v4().simple().to_string(),
+                    refund_ref: new_ref(),
                     amount,
                     full: amount == p.amount && p.refunded == 0,
                     reason: reason.to_owned(),
@@ -1412,8 +1412,10 @@ impl Payments {
                     created_at: now,
                     updated_at: now,
                     // If this instance dies before the gateway's answer is stored, the refund
-                    // worker asks again (the gateways de-duplicate by refund reference).
-                    next_try_at: Some(now + scaled(&self.cfg, 30)),
+                    // worker asks again where the gateway de-duplicates by our refund reference.
+                    next_try_at: parse_gateway(&a.gateway)
+                        .filter(|k| refund_retry_safe(*k))
+                        .map(|_| now + scaled(&self.cfg, 30)),
                     tries: 0,
                 };
                 let ts = vec![
@@ -1492,9 +1494,12 @@ impl Payments {
                 self.finish_refund(&p.id, &r.id, RefundState::Failed, None, &format!("gateway_refused:{code}"), now)
                     .await
             }
-            Ok(RefundOutcome::Pending) => {
+            Ok(RefundOutcome::Pending) if refund_retry_safe(kind) => {
                 self.store.pay_reschedule_refund(&r.id, &self.instance, Some(retry), tries).await?;
                 Ok(())
+            }
+            Ok(RefundOutcome::Pending) => {
+                self.refund_unconfirmed(p, a, r, tries, "the gateway accepted the refund and reports it in progress", now).await
             }
             Err(GatewayError::Unsupported { .. }) => {
                 // VietQR: the agency returns the money by bank transfer; an officer records it.
@@ -1503,12 +1508,42 @@ impl Payments {
                 self.store.pay_reschedule_refund(&r.id, &self.instance, None, tries).await?;
                 Ok(())
             }
-            Err(e) => {
+            Err(e) if refund_retry_safe(kind) => {
                 tracing::warn!(refund = %r.id, error = %e, "refund without a trustworthy answer; will retry");
                 self.store.pay_reschedule_refund(&r.id, &self.instance, Some(retry), tries).await?;
                 Ok(())
             }
+            Err(e) => {
+                tracing::warn!(refund = %r.id, error = %e, "refund without a trustworthy answer; not re-sent");
+                self.refund_unconfirmed(p, a, r, tries, &format!("no trustworthy answer ({e})"), now).await
+            }
         }
+    }
+
+    /// A refund the gateway may have executed, on a gateway where sending it again could refund
+    /// twice (VNPAY: every request has a new vnp_RequestId). Kept pending, not retried, flagged: an
+    /// officer confirms it from the gateway's statement (reconciliation) and records the outcome.
+    async fn refund_unconfirmed(
+        &self,
+        p: &PaymentRecord,
+        a: &AttemptRecord,
+        r: &RefundRecord,
+        tries: i64,
+        why: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), PayError> {
+        let agg = self.load(&p.id).await?;
+        self.flag(
+            &agg,
+            Some(&a.id),
+            "refund_unconfirmed",
+            &format!("refund {} of {} VND through {}: {why}; not re-sent automatically", r.id, r.amount, a.gateway),
+            None,
+            now,
+        )
+        .await?;
+        self.store.pay_reschedule_refund(&r.id, &self.instance, None, tries).await?;
+        Ok(())
     }
 
     /// A refund's final outcome: refund state, payment state (for refunds of the payment's own
@@ -1756,6 +1791,23 @@ impl Payments {
         self.store.idem_purge(now - Duration::hours(24)).await?;
         Ok(())
     }
+}
+
+/// Whether a refund may be sent again with the same reference after an unclear answer: MoMo
+/// replays by requestId, ZaloPay refuses a repeated m_refund_id (then asks query_refund); VNPAY has
+/// no such key.
+fn refund_retry_safe(kind: GatewayKind) -> bool {
+    matches!(kind, GatewayKind::Momo | GatewayKind::Zalopay)
+}
+
+/// A reference we send to gateways: 20 upper-case hex digits (80 random bits; unique by the
+/// database's constraint). Short enough for the VietQR memo (25 with its prefix), upper case so a
+/// bank that upper-cases memos still gives it back unchanged.
+fn new_ref() -> String {
+    let mut s = uuid::Uuid::new_v4().simple().to_string();
+    s.truncate(20);
+    s.make_ascii_uppercase();
+    s
 }
 
 /// The daily cut-off of `date`: 23:59:59 in Vietnam time.

@@ -181,6 +181,11 @@ pub async fn spawn_app_full(
     let ca = std::fs::read(&config.server.tls_cert).unwrap();
     let listener = http::bind(config.server.listen).await.expect("bind");
     let addr = listener.local_addr().unwrap();
+    // Gateways call this server back at its real (test) address.
+    let mut config = config;
+    if config.payments.callback_base_url.is_empty() {
+        config.payments.callback_base_url = format!("https://localhost:{}", addr.port());
+    }
     let state = Arc::new(match registry {
         Some(r) => AppState::with_registry(config.clone(), store.clone(), r).expect("state"),
         None => AppState::new(config.clone(), store.clone()).expect("state"),
