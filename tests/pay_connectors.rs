@@ -337,3 +337,33 @@ async fn zalopay_create_is_not_retried_and_refund_processing_asks_query_refund()
     );
     assert_eq!(hits.load(Ordering::SeqCst), 3);
 }
+
+/// Regression: a half-open probe whose future is dropped must not leave the breaker refusing
+/// every later call.
+#[tokio::test]
+async fn a_cancelled_call_still_reports_to_the_breaker() {
+    let (base, hits) = serve(|n, _| match n {
+        0 => (500, "down".into()),
+        1 => (0, String::new()),
+        _ => (200, querydr_answer(VNPAY_SECRET, "00")),
+    })
+    .await;
+    let mut h = http(0, 1);
+    h.breaker.cool_down_secs = 0;
+    h.timeout_ms = 2_000;
+    let c = vnpay_connector(&base, h);
+    // One failure opens the breaker (threshold 1); with no cool-down the next call is the
+    // half-open probe.
+    assert!(matches!(
+        c.query(&query()).await,
+        Err(GatewayError::Unknown { .. })
+    ));
+    // The probe is cancelled mid-call: it counts as a failure...
+    let cancelled = tokio::time::timeout(Duration::from_millis(200), c.query(&query())).await;
+    assert!(cancelled.is_err());
+    // ...so the breaker re-opens and half-opens again for the next probe instead of refusing
+    // forever.
+    let r = c.query(&query()).await.unwrap();
+    assert_eq!(r.status, ReportedStatus::Succeeded);
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+}
