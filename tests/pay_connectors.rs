@@ -329,6 +329,7 @@ async fn zalopay_create_is_not_retried_and_refund_processing_asks_query_refund()
     assert_eq!(hits.load(Ordering::SeqCst), 1, "create is not retried");
     let mut r = refund_request();
     r.gateway_txn_id = Some("251122000000389".into());
+    r.created_at = time::OffsetDateTime::now_utc();
     assert_eq!(
         c.refund(&r).await.unwrap(),
         RefundOutcome::Refunded {
@@ -336,4 +337,71 @@ async fn zalopay_create_is_not_retried_and_refund_processing_asks_query_refund()
         }
     );
     assert_eq!(hits.load(Ordering::SeqCst), 3);
+}
+
+/// Regression: a half-open probe whose future is dropped must not leave the breaker refusing
+/// every later call.
+#[tokio::test]
+async fn a_cancelled_call_still_reports_to_the_breaker() {
+    let (base, hits) = serve(|n, _| match n {
+        0 => (500, "down".into()),
+        1 => (0, String::new()),
+        _ => (200, querydr_answer(VNPAY_SECRET, "00")),
+    })
+    .await;
+    let mut h = http(0, 1);
+    h.breaker.cool_down_secs = 0;
+    h.timeout_ms = 2_000;
+    let c = vnpay_connector(&base, h);
+    // One failure opens the breaker (threshold 1); with no cool-down the next call is the
+    // half-open probe.
+    assert!(matches!(
+        c.query(&query()).await,
+        Err(GatewayError::Unknown { .. })
+    ));
+    // The probe is cancelled mid-call: it counts as a failure...
+    let cancelled = tokio::time::timeout(Duration::from_millis(200), c.query(&query())).await;
+    assert!(cancelled.is_err());
+    // ...so the breaker re-opens and half-opens again for the next probe instead of refusing
+    // forever.
+    let r = c.query(&query()).await.unwrap();
+    assert_eq!(r.status, ReportedStatus::Succeeded);
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn zalopay_refund_asked_again_on_a_later_day_only_queries() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let seen2 = seen.clone();
+    let (base, _) = serve(move |_, req| {
+        seen2.lock().unwrap().push(req);
+        (
+            200,
+            r#"{"return_code":3,"return_message":"processing"}"#.into(),
+        )
+    })
+    .await;
+    let c = zalopay::ZalopayConnector::new(zalopay::ZalopayConfig {
+        base_url: base,
+        app_id: 2554,
+        app_user: "antin".into(),
+        key1: Some(SecretString::from("ANTINDEVZALOKEY1000000000000000")),
+        key1_env: None,
+        key2: Some(SecretString::from("ANTINDEVZALOKEY2000000000000000")),
+        key2_env: None,
+        body_encoding: zalopay::BodyEncoding::Json,
+        http: http(0, 10),
+    })
+    .unwrap();
+    let mut r = refund_request();
+    r.gateway_txn_id = Some("251122000000389".into());
+    // Asked first on 2025-11-23 (Vietnam), asked again now.
+    assert_eq!(c.refund(&r).await.unwrap(), RefundOutcome::Pending);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0]["m_refund_id"], "251123_2554_R1");
+    assert!(
+        seen[0].get("zp_trans_id").is_none(),
+        "a query_refund, not a refund"
+    );
 }

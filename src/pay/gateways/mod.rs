@@ -12,6 +12,7 @@
 //! we cannot verify is `GatewayError::Unknown`), log or print a secret.
 pub mod breaker;
 pub mod momo;
+pub mod registry;
 pub mod secret;
 pub mod text;
 pub mod transport;

@@ -151,10 +151,17 @@ impl Transport {
             if !self.breaker().try_acquire(Instant::now()) {
                 return Err(GatewayError::Unavailable { gateway: self.kind });
             }
+            // Reports to the breaker even if this future is dropped mid-call (a cancelled
+            // half-open probe must not leave the breaker refusing forever).
+            let mut guard = Outcome {
+                transport: self,
+                reported: false,
+            };
             let outcome = match self.send(url, build(n)).await {
                 Ok(resp) => parse(&resp),
                 Err(e) => Err(e),
             };
+            guard.reported = true;
             match outcome {
                 Err(e @ GatewayError::Unknown { .. }) => {
                     self.breaker().on_failure(Instant::now());
@@ -210,6 +217,20 @@ impl Transport {
             return Err(self.unknown(format!("HTTP {status}")));
         }
         Ok(Response { status, body })
+    }
+}
+
+/// Counts a call that never reported (its future was dropped) as a failure.
+struct Outcome<'a> {
+    transport: &'a Transport,
+    reported: bool,
+}
+
+impl Drop for Outcome<'_> {
+    fn drop(&mut self) {
+        if !self.reported {
+            self.transport.breaker().on_failure(Instant::now());
+        }
     }
 }
 

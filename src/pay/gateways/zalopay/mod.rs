@@ -5,7 +5,9 @@
 //! `yymmdd_` (Vietnam date of the attempt) + our attempt ref. Create and refund are never
 //! retried blindly (app_trans_id / m_refund_id make a repeat a duplicate, not a replay); a
 //! refund that is processing, or refused as a duplicate of one already sent, is settled by
-//! query_refund.
+//! query_refund. `refund()` may be called again with the same request to learn a pending
+//! refund's outcome: the same day it re-sends the same m_refund_id (ZaloPay answers with that
+//! refund's state), on a later day it only asks query_refund.
 use ring::hmac;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
@@ -529,6 +531,12 @@ impl Connector for ZalopayConnector {
             });
         }
         let id = m_refund_id(req.created_at, self.config.app_id, &req.refund_ref);
+        // m_refund_id carries the date the refund was first asked for, and ZaloPay takes only
+        // today's: asked again on a later day, the refund can only be looked up (a new
+        // m_refund_id could refund twice).
+        if !id.starts_with(&super::vn_yymmdd((self.clock)())) {
+            return self.query_refund(&id).await;
+        }
         let description = {
             let d = super::text::truncate_chars(&req.reason, 100);
             if d.is_empty() {
