@@ -14,7 +14,9 @@ use serde_json::json;
 use time::{Date, OffsetDateTime};
 
 use super::sign::{get, parse_query};
-use super::{fee, json_response, unix_ms, vn_compact, vn_date, zalopay, Gw, Shared, SimState, Status};
+use super::{
+    fee, json_response, unix_ms, vn_compact, vn_date, zalopay, Gw, Shared, SimState, Status,
+};
 use crate::timefmt::vietnam;
 
 /// `YYYY-MM-DD`, strictly.
@@ -39,7 +41,11 @@ fn field(s: &str, sep: char) -> String {
 }
 
 fn line(fields: &[String], sep: char) -> String {
-    fields.iter().map(|f| field(f, sep)).collect::<Vec<_>>().join(&sep.to_string())
+    fields
+        .iter()
+        .map(|f| field(f, sep))
+        .collect::<Vec<_>>()
+        .join(&sep.to_string())
 }
 
 /// A settlement row before layout: signed amount (refunds negative), fee, net.
@@ -63,7 +69,15 @@ fn vnpay_rows(st: &SimState, shared: &Shared, date: Date) -> Vec<Row> {
                 rows.push(Row {
                     at,
                     key: c.txn_id.clone().unwrap_or_default(),
-                    cols: vec![c.merchant.clone(), c.gateway_ref.clone(), c.txn_id.clone().unwrap_or_default(), "01".into(), vn_compact(at), o.bank_code.clone(), c.order_info.clone()],
+                    cols: vec![
+                        c.merchant.clone(),
+                        c.gateway_ref.clone(),
+                        c.txn_id.clone().unwrap_or_default(),
+                        "01".into(),
+                        vn_compact(at),
+                        o.bank_code.clone(),
+                        c.order_info.clone(),
+                    ],
                     amount,
                     fee,
                 });
@@ -77,7 +91,15 @@ fn vnpay_rows(st: &SimState, shared: &Shared, date: Date) -> Vec<Row> {
                     rows.push(Row {
                         at,
                         key: r.refund_txn_id.clone(),
-                        cols: vec![c.merchant.clone(), c.gateway_ref.clone(), r.refund_txn_id.clone(), ty.into(), vn_compact(at), o.bank_code.clone(), c.order_info.clone()],
+                        cols: vec![
+                            c.merchant.clone(),
+                            c.gateway_ref.clone(),
+                            r.refund_txn_id.clone(),
+                            ty.into(),
+                            vn_compact(at),
+                            o.bank_code.clone(),
+                            c.order_info.clone(),
+                        ],
                         amount: -r.amount,
                         fee: 0,
                     });
@@ -100,14 +122,30 @@ pub(crate) fn vnpay_csv(st: &SimState, shared: &Shared, date: Date) -> String {
     for (i, r) in rows.iter().enumerate() {
         let mut cols = vec![(i + 1).to_string()];
         cols.extend(r.cols[..5].iter().cloned());
-        cols.extend([r.amount.to_string(), r.fee.to_string(), (r.amount - r.fee).to_string()]);
+        cols.extend([
+            r.amount.to_string(),
+            r.fee.to_string(),
+            (r.amount - r.fee).to_string(),
+        ]);
         cols.extend(r.cols[5..].iter().cloned());
         out.push_str(&line(&cols, sep));
         out.push_str("\r\n");
         ta += r.amount;
         tf += r.fee;
     }
-    let total = vec!["TOTAL".into(), rows.len().to_string(), String::new(), String::new(), String::new(), String::new(), ta.to_string(), tf.to_string(), (ta - tf).to_string(), String::new(), String::new()];
+    let total = vec![
+        "TOTAL".into(),
+        rows.len().to_string(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        ta.to_string(),
+        tf.to_string(),
+        (ta - tf).to_string(),
+        String::new(),
+        String::new(),
+    ];
     out.push_str(&line(&total, sep));
     out.push_str("\r\n");
     out
@@ -126,7 +164,16 @@ pub(crate) fn momo_csv(st: &SimState, shared: &Shared, date: Date) -> String {
                 rows.push(Row {
                     at,
                     key: c.txn_id.clone().unwrap_or_default(),
-                    cols: vec![c.merchant.clone(), c.gateway_ref.clone(), String::new(), o.request_id.clone(), c.txn_id.clone().unwrap_or_default(), "payment".into(), vietnam(at), c.order_info.clone()],
+                    cols: vec![
+                        c.merchant.clone(),
+                        c.gateway_ref.clone(),
+                        String::new(),
+                        o.request_id.clone(),
+                        c.txn_id.clone().unwrap_or_default(),
+                        "payment".into(),
+                        vietnam(at),
+                        c.order_info.clone(),
+                    ],
                     amount,
                     fee: fee(amount, f.momo_bp, f.momo_fixed),
                 });
@@ -138,7 +185,16 @@ pub(crate) fn momo_csv(st: &SimState, shared: &Shared, date: Date) -> String {
                     rows.push(Row {
                         at,
                         key: r.refund_txn_id.clone(),
-                        cols: vec![c.merchant.clone(), r.refund_ref.clone(), c.gateway_ref.clone(), String::new(), r.refund_txn_id.clone(), "refund".into(), vietnam(at), c.order_info.clone()],
+                        cols: vec![
+                            c.merchant.clone(),
+                            r.refund_ref.clone(),
+                            c.gateway_ref.clone(),
+                            String::new(),
+                            r.refund_txn_id.clone(),
+                            "refund".into(),
+                            vietnam(at),
+                            c.order_info.clone(),
+                        ],
                         amount: -r.amount,
                         fee: 0,
                     });
@@ -152,7 +208,12 @@ pub(crate) fn momo_csv(st: &SimState, shared: &Shared, date: Date) -> String {
     let (mut ta, mut tf) = (0i64, 0i64);
     for r in &rows {
         let mut cols: Vec<String> = r.cols[..7].to_vec();
-        cols.extend([r.amount.to_string(), r.fee.to_string(), (r.amount - r.fee).to_string(), r.cols[7].clone()]);
+        cols.extend([
+            r.amount.to_string(),
+            r.fee.to_string(),
+            (r.amount - r.fee).to_string(),
+            r.cols[7].clone(),
+        ]);
         out.push_str(&line(&cols, sep));
         out.push('\n');
         ta += r.amount;
@@ -160,7 +221,12 @@ pub(crate) fn momo_csv(st: &SimState, shared: &Shared, date: Date) -> String {
     }
     let mut total = vec!["TOTAL".to_owned(), rows.len().to_string()];
     total.extend(std::iter::repeat_n(String::new(), 5));
-    total.extend([ta.to_string(), tf.to_string(), (ta - tf).to_string(), String::new()]);
+    total.extend([
+        ta.to_string(),
+        tf.to_string(),
+        (ta - tf).to_string(),
+        String::new(),
+    ]);
     out.push_str(&line(&total, sep));
     out.push('\n');
     out
@@ -180,7 +246,16 @@ pub(crate) fn zalopay_csv(st: &SimState, shared: &Shared, date: Date) -> String 
                 rows.push(Row {
                     at,
                     key: zp.clone(),
-                    cols: vec![o.app_id.to_string(), c.gateway_ref.clone(), zp.clone(), String::new(), String::new(), "1".into(), unix_ms(at).to_string(), c.order_info.clone()],
+                    cols: vec![
+                        o.app_id.to_string(),
+                        c.gateway_ref.clone(),
+                        zp.clone(),
+                        String::new(),
+                        String::new(),
+                        "1".into(),
+                        unix_ms(at).to_string(),
+                        c.order_info.clone(),
+                    ],
                     amount,
                     fee: fee(amount, f.zalopay_bp, f.zalopay_fixed),
                 });
@@ -192,7 +267,16 @@ pub(crate) fn zalopay_csv(st: &SimState, shared: &Shared, date: Date) -> String 
                     rows.push(Row {
                         at,
                         key: r.refund_txn_id.clone(),
-                        cols: vec![o.app_id.to_string(), c.gateway_ref.clone(), zp.clone(), r.refund_ref.clone(), r.refund_txn_id.clone(), "2".into(), unix_ms(at).to_string(), c.order_info.clone()],
+                        cols: vec![
+                            o.app_id.to_string(),
+                            c.gateway_ref.clone(),
+                            zp.clone(),
+                            r.refund_ref.clone(),
+                            r.refund_txn_id.clone(),
+                            "2".into(),
+                            unix_ms(at).to_string(),
+                            c.order_info.clone(),
+                        ],
                         amount: -r.amount,
                         fee: 0,
                     });
@@ -206,7 +290,12 @@ pub(crate) fn zalopay_csv(st: &SimState, shared: &Shared, date: Date) -> String 
     let (mut ta, mut tf) = (0i64, 0i64);
     for r in &rows {
         let mut cols: Vec<String> = r.cols[..7].to_vec();
-        cols.extend([r.amount.to_string(), r.fee.to_string(), (r.amount - r.fee).to_string(), r.cols[7].clone()]);
+        cols.extend([
+            r.amount.to_string(),
+            r.fee.to_string(),
+            (r.amount - r.fee).to_string(),
+            r.cols[7].clone(),
+        ]);
         out.push_str(&line(&cols, sep));
         out.push_str("\r\n");
         ta += r.amount;
@@ -214,7 +303,12 @@ pub(crate) fn zalopay_csv(st: &SimState, shared: &Shared, date: Date) -> String 
     }
     let mut total = vec!["TOTAL".to_owned(), rows.len().to_string()];
     total.extend(std::iter::repeat_n(String::new(), 5));
-    total.extend([ta.to_string(), tf.to_string(), (ta - tf).to_string(), String::new()]);
+    total.extend([
+        ta.to_string(),
+        tf.to_string(),
+        (ta - tf).to_string(),
+        String::new(),
+    ]);
     out.push_str(&line(&total, sep));
     out.push_str("\r\n");
     out
@@ -225,12 +319,19 @@ fn sort(rows: &mut [Row]) {
 }
 
 /// GET /{gateway}/sim/settlement?date=YYYY-MM-DD
-pub(crate) async fn serve(State(shared): State<Arc<Shared>>, gw: Gw, RawQuery(q): RawQuery) -> Response {
+pub(crate) async fn serve(
+    State(shared): State<Arc<Shared>>,
+    gw: Gw,
+    RawQuery(q): RawQuery,
+) -> Response {
     let date = parse_query(q.as_deref().unwrap_or(""), 8)
         .ok()
         .and_then(|p| get(&p, "date").and_then(parse_date));
     let Some(date) = date else {
-        return json_response(StatusCode::BAD_REQUEST, &json!({"error": "malformed", "message": "date=YYYY-MM-DD is required"}));
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "malformed", "message": "date=YYYY-MM-DD is required"}),
+        );
     };
     let now = OffsetDateTime::now_utc();
     let delay = shared.scaled(Duration::from_secs(shared.cfg.refund_delay_secs));
@@ -246,7 +347,10 @@ pub(crate) async fn serve(State(shared): State<Arc<Shared>>, gw: Gw, RawQuery(q)
         Gw::Bank => return StatusCode::NOT_FOUND.into_response(),
     };
     drop(st);
-    let name = format!("attachment; filename=\"{}-settlement-{date}.csv\"", gw.as_str());
+    let name = format!(
+        "attachment; filename=\"{}-settlement-{date}.csv\"",
+        gw.as_str()
+    );
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
