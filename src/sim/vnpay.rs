@@ -47,7 +47,7 @@ pub(crate) struct VnpOrder {
 
 /// The payment-page error VNPAY would show instead of the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PayError {
+pub struct PayError {
     pub code: &'static str,
     pub message: String,
 }
@@ -61,7 +61,7 @@ fn pay_err(code: &'static str, message: impl Into<String>) -> PayError {
 
 /// A verified, validated pay request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PayRequest {
+pub struct PayRequest {
     pub tmn_code: String,
     pub amount: i64,
     pub txn_ref: String,
@@ -75,7 +75,7 @@ pub(crate) struct PayRequest {
 }
 
 /// Verifies and validates a pay URL's query (pure). `secret_for` gives a merchant's hash secret.
-pub(crate) fn parse_pay<'s>(
+pub fn parse_pay<'s>(
     query: &str,
     secret_for: impl Fn(&str) -> Option<&'s [u8]>,
     now: OffsetDateTime,
@@ -164,6 +164,17 @@ pub(crate) fn parse_pay<'s>(
         bank_code: field("vnp_BankCode").to_owned(),
         hash: presented.to_ascii_lowercase(),
     })
+}
+
+/// [`parse_pay`] for one merchant at a unix time (the fuzz target's entry point).
+pub fn parse_pay_at(
+    query: &str,
+    tmn_code: &str,
+    secret: &[u8],
+    unix_now: i64,
+) -> Result<PayRequest, PayError> {
+    let now = OffsetDateTime::from_unix_timestamp(unix_now).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    parse_pay(query, |t| (t == tmn_code).then_some(secret), now)
 }
 
 fn secret<'a>(shared: &'a Shared, tmn: &str) -> Option<&'a [u8]> {
