@@ -1696,3 +1696,213 @@ async fn plain_http_callbacks_are_refused_unless_allowed() {
         "{st}"
     );
 }
+
+#[tokio::test]
+async fn momo_and_zalopay_forged_and_duplicate_callbacks() {
+    let e = env().await;
+    let ipn = format!("{}/momo/ipn", e.murl);
+    let o = unique("HS");
+    e.post_json(
+        "/momo/v2/gateway/api/create",
+        &momo_create_body(&o, &o, 10_000, &ipn),
+    )
+    .await;
+    e.control("momo", &o, "wrong-signature").await;
+    wait_for("forged MoMo IPN", || {
+        !e.merchant.received("/momo/ipn").is_empty()
+    })
+    .await;
+    let v: Value = serde_json::from_slice(&e.merchant.received("/momo/ipn")[0].body).unwrap();
+    assert_eq!(v["resultCode"], 0);
+    assert!(!momo_ipn_ok(&v), "a forged IPN must not verify");
+    assert_eq!(e.state("momo", &o).await["status"], "pending");
+    e.control("momo", &o, "duplicate-callback").await;
+    wait_for("two MoMo IPNs", || {
+        e.merchant.received("/momo/ipn").len() == 3
+    })
+    .await;
+    let got = e.merchant.received("/momo/ipn");
+    assert_eq!(got[1].body, got[2].body);
+    assert!(momo_ipn_ok(&serde_json::from_slice(&got[1].body).unwrap()));
+
+    let cb = format!("{}/zalopay/cb", e.murl);
+    let id = format!("{}_{}", yymmdd_now(), unique(""));
+    e.post_json("/zalopay/v2/create", &zp_create_body(&id, 30_000, &cb))
+        .await;
+    e.control("zalopay", &id, "wrong-signature").await;
+    wait_for("forged ZaloPay callback", || {
+        !e.merchant.received("/zalopay/cb").is_empty()
+    })
+    .await;
+    let v: Value = serde_json::from_slice(&e.merchant.received("/zalopay/cb")[0].body).unwrap();
+    assert_ne!(sha256(ZP_KEY2, v["data"].as_str().unwrap()), v["mac"]);
+    assert_eq!(e.state("zalopay", &id).await["status"], "pending");
+    let (_, st) = e.control("zalopay", &id, "wrong-amount").await;
+    assert_eq!(st["paid_amount"], 31_000);
+    wait_for("wrong-amount callback", || {
+        e.merchant.received("/zalopay/cb").len() == 2
+    })
+    .await;
+    let v: Value = serde_json::from_slice(&e.merchant.received("/zalopay/cb")[1].body).unwrap();
+    assert_eq!(sha256(ZP_KEY2, v["data"].as_str().unwrap()), v["mac"]);
+    let d: Value = serde_json::from_str(v["data"].as_str().unwrap()).unwrap();
+    assert_eq!(d["amount"], 31_000);
+    // Bank: a duplicate notification is two identical bodies.
+    let r: Value = e.http.post(format!("{}/bank/sim/transfer", e.base))
+        .json(&json!({"account": "113366668888", "amount": 20_000, "memo": "HS9", "anomaly": "duplicate-callback"}))
+        .send().await.unwrap().json().await.unwrap();
+    assert_eq!(r["notification"], "scheduled");
+    wait_for("two bank notifications", || {
+        e.merchant.received("/bank/notify").len() == 2
+    })
+    .await;
+    let got = e.merchant.received("/bank/notify");
+    assert_eq!(got[0].body, got[1].body);
+}
+
+#[tokio::test]
+async fn pages_buttons_expiry_and_capacity() {
+    let e = env_with(SimConfig {
+        max_orders: 2,
+        ..test_config()
+    })
+    .await;
+    let ipn = format!("{}/momo/ipn", e.murl);
+    let o = unique("HS");
+    let v = e
+        .post_json(
+            "/momo/v2/gateway/api/create",
+            &momo_create_body(&o, &o, 10_000, &ipn),
+        )
+        .await;
+    let page = e
+        .http
+        .get(v["payUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("action=\"/momo/sim/orders/{o}/cancel?ui=1\"")),
+        "{page}"
+    );
+    let resp = e
+        .http
+        .post(format!("{}/momo/sim/orders/{o}/cancel?ui=1", e.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        loc.starts_with("https://dvc.example.gov.vn/return?") && loc.contains("resultCode=1006"),
+        "{loc}"
+    );
+    let cb = format!("{}/zalopay/cb", e.murl);
+    let id = format!("{}_{}", yymmdd_now(), unique(""));
+    e.post_json("/zalopay/v2/create", &zp_create_body(&id, 30_000, &cb))
+        .await;
+    let resp = e
+        .http
+        .post(format!("{}/zalopay/sim/orders/{id}/pay?ui=1", e.base))
+        .send()
+        .await
+        .unwrap();
+    let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+    let q = loc.split_once('?').unwrap().1;
+    let p: HashMap<String, String> = reqwest::Url::parse(&format!("http://x/?{q}"))
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let joined = [
+        "appid",
+        "apptransid",
+        "pmcid",
+        "bankcode",
+        "amount",
+        "discountamount",
+        "status",
+    ]
+    .map(|k| p[k].clone())
+    .join("|");
+    assert_eq!(sha256(ZP_KEY2, &joined), p["checksum"]);
+    assert_eq!(p["status"], "1");
+    // Expire: final, no VNPAY IPN, querydr says 02.
+    let r = unique("HS");
+    let created = vnpay_open(&e, &r, 10_000).await;
+    let (_, v) = e.control("vnpay", &r, "expire").await;
+    assert_eq!(v["status"], "expired");
+    assert!(v["callback"].as_str().unwrap().starts_with("none"));
+    assert_eq!(
+        vnp_querydr(&e, &r, &create_date_of(&created)).await["vnp_TransactionStatus"],
+        "02"
+    );
+    // Capacity: the third MoMo order is refused in MoMo's format (max_orders = 2).
+    let o2 = unique("HS");
+    assert_eq!(
+        e.post_json(
+            "/momo/v2/gateway/api/create",
+            &momo_create_body(&o2, &o2, 10_000, &ipn)
+        )
+        .await["resultCode"],
+        0
+    );
+    let o3 = unique("HS");
+    assert_eq!(
+        e.post_json(
+            "/momo/v2/gateway/api/create",
+            &momo_create_body(&o3, &o3, 10_000, &ipn)
+        )
+        .await["resultCode"],
+        99
+    );
+    // Malformed ZaloPay bodies answer in ZaloPay's shape.
+    for (ct, body) in [
+        ("application/json", &b"{"[..]),
+        ("application/x-www-form-urlencoded", b"app_id=%ZZ"),
+        ("application/json", b"{\"app_id\":\"x\"}"),
+        ("application/x-www-form-urlencoded", &[0xff][..]),
+    ] {
+        let v: Value = e
+            .http
+            .post(format!("{}/zalopay/v2/create", e.base))
+            .header("content-type", ct)
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (v["return_code"].as_i64(), v["sub_return_code"].as_i64()),
+            (Some(2), Some(-401)),
+            "{body:?}"
+        );
+    }
+}
+
+#[test]
+fn configuration_loads_over_the_defaults_and_keeps_secrets_out_of_debug() {
+    let cfg = SimConfig::from_toml("time_scale = 0.5\nallow_http = true\n[[momo]]\npartner_code = 'P2'\naccess_key = 'a'\nsecret_key = 'TOPSECRET'\n").unwrap();
+    assert_eq!(cfg.time_scale, 0.5);
+    assert_eq!(cfg.momo[0].partner_code, "P2");
+    assert_eq!(
+        cfg.vnpay[0].tmn_code, "ANTINDEV",
+        "untouched sections keep the dev defaults"
+    );
+    assert!(!format!("{cfg:?}").contains("TOPSECRET"));
+    assert!(!format!("{:?}", SimConfig::default()).contains("ANTINDEVVNPAYSECRET"));
+    for bad in [
+        "time_scale = -1",
+        "time_scale = nan",
+        "max_orders = 0",
+        "no_such_key = 1",
+        "[[vnpay]]\ntmn_code = 'TOOLONGCODE'\nhash_secret = 'x'",
+    ] {
+        assert!(SimConfig::from_toml(bad).is_err(), "{bad}");
+    }
+}
