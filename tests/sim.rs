@@ -1906,3 +1906,80 @@ fn configuration_loads_over_the_defaults_and_keeps_secrets_out_of_debug() {
         assert!(SimConfig::from_toml(bad).is_err(), "{bad}");
     }
 }
+
+#[tokio::test]
+async fn gateway_pays_the_days_net_settlement_into_the_bank() {
+    let e = env().await;
+    let today = OffsetDateTime::now_utc().to_offset(VN).date();
+    for amount in [40_000, 60_000] {
+        let r = unique("HS");
+        vnpay_open(&e, &r, amount).await;
+        e.control("vnpay", &r, "pay").await;
+    }
+    let csv = e
+        .http
+        .get(format!("{}/vnpay/sim/settlement?date={today}", e.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (_, gross, fee) = check_balances(&csv, ',', 6, 7, 8);
+    let resp = e
+        .http
+        .post(format!(
+            "{}/vnpay/sim/settlement/payout?date={today}",
+            e.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!(p["amount"], gross - fee);
+    let again = e
+        .http
+        .post(format!(
+            "{}/vnpay/sim/settlement/payout?date={today}",
+            e.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    let none = e
+        .http
+        .post(format!(
+            "{}/momo/sim/settlement/payout?date={today}",
+            e.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.status(), 409, "nothing to pay");
+    wait_for("payout notification", || {
+        !e.merchant.received("/bank/notify").is_empty()
+    })
+    .await;
+    let camt = e
+        .http
+        .get(format!(
+            "{}/bank/sim/statement?date={today}&format=camt053",
+            e.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        camt.contains(&format!("<Amt Ccy=\"VND\">{}</Amt>", gross - fee)),
+        "{camt}"
+    );
+    assert!(
+        camt.contains(&format!("<Ustrd>VNPAY TT QUYET TOAN NGAY {today}</Ustrd>")),
+        "{camt}"
+    );
+}

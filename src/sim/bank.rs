@@ -32,6 +32,8 @@ pub const MAX_MEMO: usize = 210;
 #[derive(Default)]
 pub(crate) struct BankState {
     pub transfers: HashMap<String, Transfer>,
+    /// Gateway settlements paid out: (gateway, settlement day) -> bank ref.
+    pub payouts: HashMap<(Gw, Date), String>,
 }
 
 #[derive(Debug, Clone)]
@@ -128,41 +130,25 @@ pub(crate) async fn transfer(State(shared): State<Arc<Shared>>, body: Bytes) -> 
             )
         }
     };
-    let bank_ref = {
-        let mut st = shared.state();
-        if st.bank.transfers.len() >= shared.cfg.max_orders {
-            return err(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "capacity",
-                "the simulator keeps no more transfers",
-            );
-        }
-        let seq = st.next_seq();
-        let bank_ref = format!("FT{}{:08}", yymmdd(booked), seq % 100_000_000);
-        let mut core = OrderCore::new(
-            Gw::Bank,
-            &account,
-            &bank_ref,
-            amount,
-            &memo,
-            (booked, booked),
-            "BOOK",
+    let debtor = Debtor {
+        name: s("debtor_name").unwrap_or_else(|| "NGUYEN VAN A".into()),
+        account: s("debtor_account").unwrap_or_else(|| "0011001234567".into()),
+        bin: s("debtor_bin").unwrap_or_else(|| "970436".into()),
+    };
+    let Some(bank_ref) = book(
+        &mut shared.state(),
+        &shared,
+        &account,
+        amount,
+        &memo,
+        booked,
+        debtor,
+    ) else {
+        return err(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "capacity",
+            "the simulator keeps no more transfers",
         );
-        core.status = Status::Succeeded;
-        core.paid_amount = Some(amount);
-        core.finished_at = Some(booked);
-        core.txn_id = Some(bank_ref.clone());
-        st.bank.transfers.insert(
-            bank_ref.clone(),
-            Transfer {
-                core,
-                account: account.clone(),
-                debtor_name: s("debtor_name").unwrap_or_else(|| "NGUYEN VAN A".into()),
-                debtor_account: s("debtor_account").unwrap_or_else(|| "0011001234567".into()),
-                debtor_bin: s("debtor_bin").unwrap_or_else(|| "970436".into()),
-            },
-        );
-        bank_ref
     };
     let notified = if kind == "none" {
         "none".to_owned()
@@ -177,6 +163,54 @@ pub(crate) async fn transfer(State(shared): State<Arc<Shared>>, body: Bytes) -> 
         &json!({"bank_ref": bank_ref, "account": account, "amount": amount, "memo": memo,
                 "booked_at": vietnam(booked), "notification": notified}),
     )
+}
+
+/// Who sent a credit.
+pub(crate) struct Debtor {
+    pub name: String,
+    pub account: String,
+    pub bin: String,
+}
+
+/// Books a credit; `None` when the simulator is full.
+pub(crate) fn book(
+    st: &mut super::SimState,
+    shared: &Shared,
+    account: &str,
+    amount: i64,
+    memo: &str,
+    booked: OffsetDateTime,
+    debtor: Debtor,
+) -> Option<String> {
+    if st.bank.transfers.len() >= shared.cfg.max_orders {
+        return None;
+    }
+    let seq = st.next_seq();
+    let bank_ref = format!("FT{}{:08}", yymmdd(booked), seq % 100_000_000);
+    let mut core = OrderCore::new(
+        Gw::Bank,
+        account,
+        &bank_ref,
+        amount,
+        memo,
+        (booked, booked),
+        "BOOK",
+    );
+    core.status = Status::Succeeded;
+    core.paid_amount = Some(amount);
+    core.finished_at = Some(booked);
+    core.txn_id = Some(bank_ref.clone());
+    st.bank.transfers.insert(
+        bank_ref.clone(),
+        Transfer {
+            core,
+            account: account.to_owned(),
+            debtor_name: debtor.name,
+            debtor_account: debtor.account,
+            debtor_bin: debtor.bin,
+        },
+    );
+    Some(bank_ref)
 }
 
 /// Sends the camt.054 of one transfer per `kind` (`normal`, `duplicate`, `late`, `wrong-signature`).

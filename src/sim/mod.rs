@@ -880,6 +880,10 @@ fn build_router(shared: Arc<Shared>) -> Router {
             );
         if gw != Gw::Bank {
             r = r.route(
+                &format!("/{p}/sim/settlement/payout"),
+                post(move |s: State<Arc<Shared>>, q: RawQuery| settlement::payout(s, gw, q)),
+            );
+            r = r.route(
                 &format!("/{p}/sim/settlement"),
                 get(move |s: State<Arc<Shared>>, q: RawQuery| settlement::serve(s, gw, q)),
             );

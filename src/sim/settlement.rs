@@ -153,7 +153,7 @@ pub(crate) fn vnpay_csv(st: &SimState, shared: &Shared, date: Date) -> String {
 
 /// MoMo: UTF-8, LF, `,`, RFC 4180 quoting (orderInfo is Vietnamese and may hold commas).
 /// `partnerCode,orderId,parentOrderId,requestId,transId,type,responseTime,amount,fee,netAmount,orderInfo`
-pub(crate) fn momo_csv(st: &SimState, shared: &Shared, date: Date) -> String {
+fn momo_rows(st: &SimState, shared: &Shared, date: Date) -> Vec<Row> {
     let f = shared.cfg.fees;
     let mut rows = Vec::new();
     for o in st.momo.orders.values() {
@@ -202,6 +202,11 @@ pub(crate) fn momo_csv(st: &SimState, shared: &Shared, date: Date) -> String {
             }
         }
     }
+    rows
+}
+
+pub(crate) fn momo_csv(st: &SimState, shared: &Shared, date: Date) -> String {
+    let mut rows = momo_rows(st, shared, date);
     sort(&mut rows);
     let sep = ',';
     let mut out = String::from("partnerCode,orderId,parentOrderId,requestId,transId,type,responseTime,amount,fee,netAmount,orderInfo\n");
@@ -234,7 +239,7 @@ pub(crate) fn momo_csv(st: &SimState, shared: &Shared, date: Date) -> String {
 
 /// ZaloPay: UTF-8, CRLF, `;`, times in unix milliseconds, type 1 payment / 2 refund.
 /// `app_id;app_trans_id;zp_trans_id;m_refund_id;refund_id;type;server_time;amount;fee_amount;net_amount;description`
-pub(crate) fn zalopay_csv(st: &SimState, shared: &Shared, date: Date) -> String {
+fn zalopay_rows(st: &SimState, shared: &Shared, date: Date) -> Vec<Row> {
     let f = shared.cfg.fees;
     let mut rows = Vec::new();
     for o in st.zalopay.orders.values() {
@@ -284,6 +289,11 @@ pub(crate) fn zalopay_csv(st: &SimState, shared: &Shared, date: Date) -> String 
             }
         }
     }
+    rows
+}
+
+pub(crate) fn zalopay_csv(st: &SimState, shared: &Shared, date: Date) -> String {
+    let mut rows = zalopay_rows(st, shared, date);
     sort(&mut rows);
     let sep = ';';
     let mut out = String::from("app_id;app_trans_id;zp_trans_id;m_refund_id;refund_id;type;server_time;amount;fee_amount;net_amount;description\r\n");
@@ -359,4 +369,104 @@ pub(crate) async fn serve(
         csv,
     )
         .into_response()
+}
+
+/// `POST /{gateway}/sim/settlement/payout?date=YYYY-MM-DD[&account=..][&at=RFC3339]`: the gateway
+/// pays the day's net settlement (the file's net total) into an account at the bank, which books it
+/// as a credit (and notifies it like any credit). Once per gateway and day.
+pub(crate) async fn payout(
+    State(shared): State<Arc<Shared>>,
+    gw: Gw,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let bad = |m: &str| {
+        json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "malformed", "message": m}),
+        )
+    };
+    let Ok(p) = parse_query(q.as_deref().unwrap_or(""), 8) else {
+        return bad("bad query string");
+    };
+    let Some(date) = get(&p, "date").and_then(parse_date) else {
+        return bad("date=YYYY-MM-DD is required");
+    };
+    let at = match get(&p, "at") {
+        None => OffsetDateTime::now_utc(),
+        Some(a) => match crate::timefmt::parse_rfc3339(a) {
+            Some(t) => t.to_offset(time::UtcOffset::UTC),
+            None => return bad("at must be RFC 3339"),
+        },
+    };
+    let account = get(&p, "account")
+        .map(str::to_owned)
+        .or_else(|| shared.cfg.bank.accounts.first().cloned())
+        .unwrap_or_default();
+    if !shared.cfg.bank.accounts.contains(&account) {
+        return json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": "unknown_account", "message": "no such account at the bank"}),
+        );
+    }
+    let now = OffsetDateTime::now_utc();
+    let delay = shared.scaled(Duration::from_secs(shared.cfg.refund_delay_secs));
+    let bank_ref = {
+        let mut st = shared.state();
+        if let Some(r) = st.bank.payouts.get(&(gw, date)) {
+            return json_response(
+                StatusCode::CONFLICT,
+                &json!({"error": "already_paid_out", "bank_ref": r}),
+            );
+        }
+        zalopay::settle_all(&mut st.zalopay, delay, now);
+        let rows = match gw {
+            Gw::Vnpay => vnpay_rows(&st, &shared, date),
+            Gw::Momo => momo_rows(&st, &shared, date),
+            Gw::Zalopay => zalopay_rows(&st, &shared, date),
+            Gw::Bank => return StatusCode::NOT_FOUND.into_response(),
+        };
+        let net: i64 = rows.iter().map(|r| r.amount - r.fee).sum();
+        if net <= 0 {
+            return json_response(
+                StatusCode::CONFLICT,
+                &json!({"error": "nothing_to_pay", "net": net}),
+            );
+        }
+        let (name, acct, bin) = match gw {
+            Gw::Vnpay => (
+                "CONG TY CP GIAI PHAP THANH TOAN VIET NAM",
+                "0021000000001",
+                "970436",
+            ),
+            Gw::Momo => (
+                "CONG TY CP DICH VU DI DONG TRUC TUYEN",
+                "0021000000002",
+                "970436",
+            ),
+            _ => ("CONG TY CP ZION", "0021000000003", "970436"),
+        };
+        let memo = format!("{} TT QUYET TOAN NGAY {date}", gw.as_str().to_uppercase());
+        let debtor = super::bank::Debtor {
+            name: name.into(),
+            account: acct.into(),
+            bin: bin.into(),
+        };
+        let Some(r) = super::bank::book(&mut st, &shared, &account, net, &memo, at, debtor) else {
+            return json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({"error": "capacity"}),
+            );
+        };
+        st.bank.payouts.insert((gw, date), r.clone());
+        (r, net, memo)
+    };
+    let (bank_ref, net, memo) = bank_ref;
+    let notified = match super::bank::notify(&shared, &bank_ref, "normal") {
+        Ok(()) => "scheduled".to_owned(),
+        Err(e) => e,
+    };
+    json_response(
+        StatusCode::CREATED,
+        &json!({"bank_ref": bank_ref, "account": account, "amount": net, "memo": memo, "date": date.to_string(), "notification": notified}),
+    )
 }
