@@ -1983,3 +1983,43 @@ async fn gateway_pays_the_days_net_settlement_into_the_bank() {
         "{camt}"
     );
 }
+
+#[tokio::test]
+async fn oversized_and_non_utf8_bodies_get_each_gateways_error_shape() {
+    let e = env().await;
+    let big = vec![b'a'; 70 * 1024];
+    for (path, key, want) in [
+        (
+            "/vnpay/merchant_webapi/api/transaction",
+            "vnp_ResponseCode",
+            json!("03"),
+        ),
+        ("/momo/v2/gateway/api/create", "resultCode", json!(20)),
+        ("/momo/v2/gateway/api/refund", "resultCode", json!(20)),
+        ("/zalopay/v2/create", "sub_return_code", json!(-401)),
+        ("/zalopay/v2/refund", "sub_return_code", json!(-401)),
+        ("/bank/sim/transfer", "error", json!("payload_too_large")),
+    ] {
+        let resp = e
+            .http
+            .post(format!("{}{path}", e.base))
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 413, "{path}");
+        assert_eq!(resp.json::<Value>().await.unwrap()[key], want, "{path}");
+        let resp = e
+            .http
+            .post(format!("{}{path}", e.base))
+            .body(vec![0xc3, 0x28, 0xff])
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status() == 200 || resp.status() == 400, "{path}");
+        assert!(
+            resp.json::<Value>().await.unwrap().get(key).is_some(),
+            "{path}: non-UTF-8 answered in shape"
+        );
+    }
+}

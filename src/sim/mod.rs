@@ -890,8 +890,31 @@ fn build_router(shared: Arc<Shared>) -> Router {
         }
     }
     r.layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(too_large_in_gateway_shape))
         .layer(tower::limit::ConcurrencyLimitLayer::new(512))
         .with_state(shared)
+}
+
+/// A body over the limit is answered in the gateway's own error shape (status 413 kept).
+async fn too_large_in_gateway_shape(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path().to_owned();
+    let resp = next.run(req).await;
+    if resp.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return resp;
+    }
+    let body = if path.starts_with("/vnpay/") {
+        serde_json::json!({"vnp_ResponseCode": "03", "vnp_Message": "Request body too large"})
+    } else if path.starts_with("/momo/") {
+        serde_json::json!({"resultCode": 20, "message": "Yêu cầu sai định dạng: nội dung quá lớn."})
+    } else if path.starts_with("/zalopay/") {
+        serde_json::json!({"return_code": 2, "return_message": "Giao dịch thất bại", "sub_return_code": -401, "sub_return_message": "Dữ liệu yêu cầu quá lớn"})
+    } else {
+        serde_json::json!({"error": "payload_too_large", "message": "request body too large"})
+    };
+    json_response(StatusCode::PAYLOAD_TOO_LARGE, &body)
 }
 
 async fn index() -> Response {
