@@ -1047,7 +1047,6 @@ async fn momo_create_pay_ipn_query_refund_and_request_id_rules() {
     assert_eq!(ipn_v["amount"], 50_000);
     assert_eq!(ipn_v["orderInfo"], format!("Lệ phí hồ sơ {order}, cấp đổi"));
     let trans_id = ipn_v["transId"].as_i64().unwrap();
-    wait_for("delivery recorded", || true).await;
 
     let v = e
         .post_json(
@@ -2022,4 +2021,91 @@ async fn oversized_and_non_utf8_bodies_get_each_gateways_error_shape() {
             "{path}: non-UTF-8 answered in shape"
         );
     }
+}
+
+/// The simulator calls antin back over HTTPS, trusting antin's self-signed dev certificate.
+#[tokio::test]
+async fn callbacks_reach_an_https_merchant_with_the_dev_certificate() {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
+    antin::http::tls::create_dev_certificate(&cert, &key).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(
+        antin::http::tls::server_config(&cert, &key, None).unwrap(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let got2 = got.clone();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (acceptor, got) = (acceptor.clone(), got2.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        got.lock()
+                            .unwrap()
+                            .push(req.uri().query().unwrap_or("").to_owned());
+                        async {
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                                http_body_util::Full::new(Bytes::from_static(
+                                    br#"{"RspCode":"00","Message":"Confirm Success"}"#,
+                                )),
+                            ))
+                        }
+                    },
+                );
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    // Without the certificate trusted, the delivery fails (fail closed, no system roots).
+    let untrusted = env_with(SimConfig {
+        allow_http: false,
+        ..test_config()
+    })
+    .await;
+    untrusted
+        .sim
+        .set_vnpay_ipn_url(VNP_TMN, &format!("https://127.0.0.1:{port}/ipn"));
+    let r = unique("HS");
+    vnpay_open(&untrusted, &r, 10_000).await;
+    untrusted.control("vnpay", &r, "no-callback").await;
+    let (_, v) = untrusted.control("vnpay", &r, "late-callback").await;
+    assert_eq!(v["callback"], "scheduled: late");
+    let e = env_with(SimConfig {
+        allow_http: false,
+        ca_file: Some(cert.clone()),
+        ..test_config()
+    })
+    .await;
+    e.sim
+        .set_vnpay_ipn_url(VNP_TMN, &format!("https://127.0.0.1:{port}/ipn"));
+    let r2 = unique("HS");
+    vnpay_open(&e, &r2, 10_000).await;
+    e.control("vnpay", &r2, "pay").await;
+    wait_for("IPN over HTTPS", || {
+        got.lock().unwrap().iter().any(|q| q.contains(&r2))
+    })
+    .await;
+    let mut st = e.state("vnpay", &r2).await;
+    for _ in 0..100 {
+        if !st["deliveries"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        st = e.state("vnpay", &r2).await;
+    }
+    assert_eq!(st["deliveries"][0]["accepted"], true, "{st}");
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let st = untrusted.state("vnpay", &r).await;
+    assert_eq!(st["deliveries"][0]["accepted"], false, "{st}");
+    assert!(st["deliveries"][0]["http_status"].is_null());
+    assert!(!got.lock().unwrap().iter().any(|q| q.contains(&r)));
 }
