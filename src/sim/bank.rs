@@ -18,7 +18,10 @@ use time::{Date, OffsetDateTime};
 use unicode_normalization::UnicodeNormalization as _;
 
 use super::sign::{hmac_sha256_hex, parse_query};
-use super::{json_object, json_response, vn_date, yymmdd, Gw, Judged, OrderCore, Outbound, RetryPolicy, Shared, Status};
+use super::{
+    json_object, json_response, vn_date, yymmdd, Gw, Judged, OrderCore, Outbound, RetryPolicy,
+    Shared, Status,
+};
 use crate::timefmt::vietnam;
 
 /// NAPAS 247 takes up to 499,999,999 VND per transfer.
@@ -29,6 +32,8 @@ pub const MAX_MEMO: usize = 210;
 #[derive(Default)]
 pub(crate) struct BankState {
     pub transfers: HashMap<String, Transfer>,
+    /// Gateway settlements paid out: (gateway, settlement day) -> bank ref.
+    pub payouts: HashMap<(Gw, Date), String>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,7 +54,10 @@ pub(crate) fn signature_header(shared: &Shared, body: &[u8], tamper: bool) -> St
     let t = OffsetDateTime::now_utc().unix_timestamp();
     let mut msg = format!("{t}.").into_bytes();
     msg.extend_from_slice(body);
-    let mut mac = hmac_sha256_hex(shared.cfg.bank.notify_secret.expose_secret().as_bytes(), &msg);
+    let mut mac = hmac_sha256_hex(
+        shared.cfg.bank.notify_secret.expose_secret().as_bytes(),
+        &msg,
+    );
     if tamper {
         super::control::tamper_hex_tail(&mut mac);
     }
@@ -65,20 +73,40 @@ pub(crate) async fn transfer(State(shared): State<Arc<Shared>>, body: Bytes) -> 
     };
     let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
     let Some(account) = s("account") else {
-        return err(StatusCode::BAD_REQUEST, "malformed", "account (string) is required");
+        return err(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "account (string) is required",
+        );
     };
     let Some(amount) = m.get("amount").and_then(Value::as_i64) else {
-        return err(StatusCode::BAD_REQUEST, "bad_amount", "amount must be an integer number of dong");
+        return err(
+            StatusCode::BAD_REQUEST,
+            "bad_amount",
+            "amount must be an integer number of dong",
+        );
     };
     if !(1..=MAX_TRANSFER).contains(&amount) {
-        return err(StatusCode::BAD_REQUEST, "bad_amount", "amount must be 1..=499,999,999 VND");
+        return err(
+            StatusCode::BAD_REQUEST,
+            "bad_amount",
+            "amount must be 1..=499,999,999 VND",
+        );
     }
     let memo = s("memo").unwrap_or_default();
     if memo.chars().count() > MAX_MEMO || memo.chars().any(char::is_control) {
-        return err(StatusCode::BAD_REQUEST, "bad_memo", "memo: at most 210 characters, no control characters");
+        return err(
+            StatusCode::BAD_REQUEST,
+            "bad_memo",
+            "memo: at most 210 characters, no control characters",
+        );
     }
     if !shared.cfg.bank.accounts.contains(&account) {
-        return err(StatusCode::NOT_FOUND, "unknown_account", "no such account at this bank");
+        return err(
+            StatusCode::NOT_FOUND,
+            "unknown_account",
+            "no such account at this bank",
+        );
     }
     let booked = match s("at") {
         None => OffsetDateTime::now_utc(),
@@ -102,29 +130,25 @@ pub(crate) async fn transfer(State(shared): State<Arc<Shared>>, body: Bytes) -> 
             )
         }
     };
-    let bank_ref = {
-        let mut st = shared.state();
-        if st.bank.transfers.len() >= shared.cfg.max_orders {
-            return err(StatusCode::SERVICE_UNAVAILABLE, "capacity", "the simulator keeps no more transfers");
-        }
-        let seq = st.next_seq();
-        let bank_ref = format!("FT{}{:08}", yymmdd(booked), seq % 100_000_000);
-        let mut core = OrderCore::new(Gw::Bank, &account, &bank_ref, amount, &memo, booked, booked, "BOOK");
-        core.status = Status::Succeeded;
-        core.paid_amount = Some(amount);
-        core.finished_at = Some(booked);
-        core.txn_id = Some(bank_ref.clone());
-        st.bank.transfers.insert(
-            bank_ref.clone(),
-            Transfer {
-                core,
-                account: account.clone(),
-                debtor_name: s("debtor_name").unwrap_or_else(|| "NGUYEN VAN A".into()),
-                debtor_account: s("debtor_account").unwrap_or_else(|| "0011001234567".into()),
-                debtor_bin: s("debtor_bin").unwrap_or_else(|| "970436".into()),
-            },
+    let debtor = Debtor {
+        name: s("debtor_name").unwrap_or_else(|| "NGUYEN VAN A".into()),
+        account: s("debtor_account").unwrap_or_else(|| "0011001234567".into()),
+        bin: s("debtor_bin").unwrap_or_else(|| "970436".into()),
+    };
+    let Some(bank_ref) = book(
+        &mut shared.state(),
+        &shared,
+        &account,
+        amount,
+        &memo,
+        booked,
+        debtor,
+    ) else {
+        return err(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "capacity",
+            "the simulator keeps no more transfers",
         );
-        bank_ref
     };
     let notified = if kind == "none" {
         "none".to_owned()
@@ -141,9 +165,63 @@ pub(crate) async fn transfer(State(shared): State<Arc<Shared>>, body: Bytes) -> 
     )
 }
 
+/// Who sent a credit.
+pub(crate) struct Debtor {
+    pub name: String,
+    pub account: String,
+    pub bin: String,
+}
+
+/// Books a credit; `None` when the simulator is full.
+pub(crate) fn book(
+    st: &mut super::SimState,
+    shared: &Shared,
+    account: &str,
+    amount: i64,
+    memo: &str,
+    booked: OffsetDateTime,
+    debtor: Debtor,
+) -> Option<String> {
+    if st.bank.transfers.len() >= shared.cfg.max_orders {
+        return None;
+    }
+    let seq = st.next_seq();
+    let bank_ref = format!("FT{}{:08}", yymmdd(booked), seq % 100_000_000);
+    let mut core = OrderCore::new(
+        Gw::Bank,
+        account,
+        &bank_ref,
+        amount,
+        memo,
+        (booked, booked),
+        "BOOK",
+    );
+    core.status = Status::Succeeded;
+    core.paid_amount = Some(amount);
+    core.finished_at = Some(booked);
+    core.txn_id = Some(bank_ref.clone());
+    st.bank.transfers.insert(
+        bank_ref.clone(),
+        Transfer {
+            core,
+            account: account.to_owned(),
+            debtor_name: debtor.name,
+            debtor_account: debtor.account,
+            debtor_bin: debtor.bin,
+        },
+    );
+    Some(bank_ref)
+}
+
 /// Sends the camt.054 of one transfer per `kind` (`normal`, `duplicate`, `late`, `wrong-signature`).
-pub(crate) fn notify(shared: &Arc<Shared>, bank_ref: &str, kind: &'static str) -> Result<(), String> {
-    let url = shared.url("bank").ok_or("no notify URL configured for the bank")?;
+pub(crate) fn notify(
+    shared: &Arc<Shared>,
+    bank_ref: &str,
+    kind: &'static str,
+) -> Result<(), String> {
+    let url = shared
+        .url("bank")
+        .ok_or("no notify URL configured for the bank")?;
     let body = {
         let st = shared.state();
         let t = st.bank.transfers.get(bank_ref).ok_or("no such transfer")?;
@@ -163,7 +241,8 @@ pub(crate) fn notify(shared: &Arc<Shared>, bank_ref: &str, kind: &'static str) -
     };
     let copies = if kind == "duplicate" { 2 } else { 1 };
     for copy in 1..=copies {
-        super::deliver(shared, Gw::Bank, bank_ref, out.clone(), POLICY, delay, copy, kind);
+        let how = super::Copy { delay, copy, kind };
+        super::deliver(shared, Gw::Bank, bank_ref, out.clone(), POLICY, how);
     }
     Ok(())
 }
@@ -243,7 +322,9 @@ fn day(shared: &Shared, account: &str, date: Date) -> (i64, Vec<Transfer>) {
             list.push(t.clone());
         }
     }
-    list.sort_by(|a, b| (a.core.created_at, &a.core.gateway_ref).cmp(&(b.core.created_at, &b.core.gateway_ref)));
+    list.sort_by(|a, b| {
+        (a.core.created_at, &a.core.gateway_ref).cmp(&(b.core.created_at, &b.core.gateway_ref))
+    });
     (opening, list)
 }
 
@@ -300,7 +381,12 @@ fn mt_amount(v: i64) -> String {
 }
 
 fn mt_date(d: Date) -> String {
-    format!("{:02}{:02}{:02}", d.year().rem_euclid(100), u8::from(d.month()), d.day())
+    format!(
+        "{:02}{:02}{:02}",
+        d.year().rem_euclid(100),
+        u8::from(d.month()),
+        d.day()
+    )
 }
 
 /// The day's statement, MT940 (CRLF lines, amounts with a decimal comma, no decimals for VND).
@@ -312,7 +398,12 @@ pub(crate) fn mt940(shared: &Shared, account: &str, date: Date) -> String {
         format!(":20:STMT{}", mt_date(date)),
         format!(":25:{}/{}", shared.cfg.bank.bin, account),
         format!(":28C:{}/1", date.ordinal()),
-        format!(":60F:{}{}VND{}", dc(opening), mt_date(date), mt_amount(opening)),
+        format!(
+            ":60F:{}{}VND{}",
+            dc(opening),
+            mt_date(date),
+            mt_amount(opening)
+        ),
     ];
     for t in &list {
         let d = vn_date(t.core.created_at);
@@ -340,7 +431,12 @@ pub(crate) fn mt940(shared: &Shared, account: &str, date: Date) -> String {
             }
         }
     }
-    lines.push(format!(":62F:{}{}VND{}", dc(closing), mt_date(date), mt_amount(closing)));
+    lines.push(format!(
+        ":62F:{}{}VND{}",
+        dc(closing),
+        mt_date(date),
+        mt_amount(closing)
+    ));
     lines.push("-".into());
     let mut out = lines.join("\r\n");
     out.push_str("\r\n");
@@ -348,21 +444,32 @@ pub(crate) fn mt940(shared: &Shared, account: &str, date: Date) -> String {
 }
 
 /// GET /bank/sim/statement?date=YYYY-MM-DD&format=camt053|mt940[&account=...]
-pub(crate) async fn statement(State(shared): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Response {
+pub(crate) async fn statement(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(q): RawQuery,
+) -> Response {
     let pairs = match parse_query(q.as_deref().unwrap_or(""), 8) {
         Ok(p) => p,
         Err(e) => return err(StatusCode::BAD_REQUEST, "malformed", &e.to_string()),
     };
     let get = |k: &str| super::sign::get(&pairs, k);
     let Some(date) = get("date").and_then(super::settlement::parse_date) else {
-        return err(StatusCode::BAD_REQUEST, "malformed", "date=YYYY-MM-DD is required");
+        return err(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "date=YYYY-MM-DD is required",
+        );
     };
     let account = get("account")
         .map(str::to_owned)
         .or_else(|| shared.cfg.bank.accounts.first().cloned())
         .unwrap_or_default();
     if !shared.cfg.bank.accounts.contains(&account) {
-        return err(StatusCode::NOT_FOUND, "unknown_account", "no such account at this bank");
+        return err(
+            StatusCode::NOT_FOUND,
+            "unknown_account",
+            "no such account at this bank",
+        );
     }
     match get("format").unwrap_or("camt053") {
         "camt053" => (
@@ -375,7 +482,11 @@ pub(crate) async fn statement(State(shared): State<Arc<Shared>>, RawQuery(q): Ra
             mt940(&shared, &account, date),
         )
             .into_response(),
-        _ => err(StatusCode::BAD_REQUEST, "malformed", "format must be camt053 or mt940"),
+        _ => err(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "format must be camt053 or mt940",
+        ),
     }
 }
 

@@ -21,7 +21,10 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use super::sign::{get, parse_query};
-use super::{deliver, json_response, momo, vnpay, zalopay, Gw, OrderCore, Outbound, Outcome, RetryPolicy, Shared, SimState, Status};
+use super::{
+    deliver, json_response, momo, vnpay, zalopay, Gw, OrderCore, Outbound, Outcome, RetryPolicy,
+    Shared, SimState, Status,
+};
 
 /// What `wrong-amount` adds to the amount paid.
 pub const WRONG_AMOUNT_DELTA: i64 = 1_000;
@@ -80,7 +83,11 @@ fn refresh(st: &mut SimState, gw: Gw, key: &str, shared: &Shared) {
         Gw::Zalopay => {
             if let Some(o) = st.zalopay.orders.get_mut(key) {
                 zalopay::refresh(o, now);
-                zalopay::settle_refunds(o, shared.scaled(Duration::from_secs(shared.cfg.refund_delay_secs)), now);
+                zalopay::settle_refunds(
+                    o,
+                    shared.scaled(Duration::from_secs(shared.cfg.refund_delay_secs)),
+                    now,
+                );
             }
         }
         Gw::Bank => {}
@@ -92,17 +99,31 @@ fn state_json(core: &OrderCore) -> Value {
 }
 
 /// GET /{gateway}/sim/orders/{ref}
-pub(crate) async fn show(State(shared): State<Arc<Shared>>, gw: Gw, Path(key): Path<String>) -> Response {
+pub(crate) async fn show(
+    State(shared): State<Arc<Shared>>,
+    gw: Gw,
+    Path(key): Path<String>,
+) -> Response {
     let mut st = shared.state();
     refresh(&mut st, gw, &key, &shared);
     match st.core_mut(gw, &key) {
         Some(core) => json_response(StatusCode::OK, &state_json(core)),
-        None => err(StatusCode::NOT_FOUND, "order_not_found", "no such order at this simulator"),
+        None => err(
+            StatusCode::NOT_FOUND,
+            "order_not_found",
+            "no such order at this simulator",
+        ),
     }
 }
 
 /// Settles a core: status, code, time, amount.
-fn settle_core(core: &mut OrderCore, outcome: Outcome, code: String, at: OffsetDateTime, wrong_amount: bool) {
+fn settle_core(
+    core: &mut OrderCore,
+    outcome: Outcome,
+    code: String,
+    at: OffsetDateTime,
+    wrong_amount: bool,
+) {
     core.status = match outcome {
         Outcome::Pay => Status::Succeeded,
         Outcome::Fail => Status::Failed,
@@ -116,21 +137,42 @@ fn settle_core(core: &mut OrderCore, outcome: Outcome, code: String, at: OffsetD
     }
 }
 
+/// How to settle an order.
+#[derive(Debug, Clone, Copy)]
+struct Spec<'a> {
+    outcome: Outcome,
+    code: Option<&'a str>,
+    at: OffsetDateTime,
+    wrong_amount: bool,
+    /// Settle a copy and forge its callback's signature; the order itself does not change.
+    forged: bool,
+}
+
 /// Settles a pending order (in place, or a copy for a forged callback) and builds its callback.
 fn settle(
     shared: &Shared,
     st: &mut SimState,
     gw: Gw,
     key: &str,
-    outcome: Outcome,
-    code: Option<&str>,
-    at: OffsetDateTime,
-    wrong_amount: bool,
-    forged: bool,
-) -> Result<Result<Outbound, String>, Response> {
+    spec: Spec<'_>,
+) -> Result<Result<Outbound, String>, Box<Response>> {
+    let Spec {
+        outcome,
+        code,
+        at,
+        wrong_amount,
+        forged,
+    } = spec;
     let seq = st.next_seq();
-    let bad = |e: String| err(StatusCode::BAD_REQUEST, "bad_code", e);
-    let not_pending = || err(StatusCode::CONFLICT, "not_pending", "the order is not pending any more");
+    let bad = |e: String| Box::new(err(StatusCode::BAD_REQUEST, "bad_code", e));
+    let not_pending = || {
+        Box::new(err(
+            StatusCode::CONFLICT,
+            "not_pending",
+            "the order is not pending any more",
+        ))
+    };
+    let not_found = || Box::new(not_found());
     match gw {
         Gw::Vnpay => {
             let rc = vnpay::outcome_code(outcome, code).map_err(bad)?;
@@ -180,20 +222,46 @@ fn settle(
             }
             Ok(out)
         }
-        Gw::Bank => Err(err(StatusCode::BAD_REQUEST, "unsupported", "a bank transfer is final when made")),
+        Gw::Bank => Err(Box::new(err(
+            StatusCode::BAD_REQUEST,
+            "unsupported",
+            "a bank transfer is final when made",
+        ))),
     }
 }
 
 fn not_found() -> Response {
-    err(StatusCode::NOT_FOUND, "order_not_found", "no such order at this simulator")
+    err(
+        StatusCode::NOT_FOUND,
+        "order_not_found",
+        "no such order at this simulator",
+    )
 }
 
 /// The callback of an order already final (to send it again).
-fn rebuild(shared: &Shared, st: &SimState, gw: Gw, key: &str, forged: bool) -> Result<Outbound, String> {
+fn rebuild(
+    shared: &Shared,
+    st: &SimState,
+    gw: Gw,
+    key: &str,
+    forged: bool,
+) -> Result<Outbound, String> {
     match gw {
-        Gw::Vnpay => vnpay::callback(shared, st.vnpay.orders.get(key).ok_or("no such order")?, forged),
-        Gw::Momo => momo::callback(shared, st.momo.orders.get(key).ok_or("no such order")?, forged),
-        Gw::Zalopay => zalopay::callback(shared, st.zalopay.orders.get(key).ok_or("no such order")?, forged),
+        Gw::Vnpay => vnpay::callback(
+            shared,
+            st.vnpay.orders.get(key).ok_or("no such order")?,
+            forged,
+        ),
+        Gw::Momo => momo::callback(
+            shared,
+            st.momo.orders.get(key).ok_or("no such order")?,
+            forged,
+        ),
+        Gw::Zalopay => zalopay::callback(
+            shared,
+            st.zalopay.orders.get(key).ok_or("no such order")?,
+            forged,
+        ),
         Gw::Bank => Err("bank notifications are rebuilt by the bank".into()),
     }
 }
@@ -209,9 +277,21 @@ fn policy(gw: Gw) -> RetryPolicy {
 
 fn redirect(shared: &Shared, st: &SimState, gw: Gw, key: &str) -> Option<String> {
     match gw {
-        Gw::Vnpay => st.vnpay.orders.get(key).map(|o| vnpay::return_redirect(shared, o)),
-        Gw::Momo => st.momo.orders.get(key).map(|o| momo::return_redirect(shared, o)),
-        Gw::Zalopay => st.zalopay.orders.get(key).and_then(|o| zalopay::return_redirect(shared, o)),
+        Gw::Vnpay => st
+            .vnpay
+            .orders
+            .get(key)
+            .map(|o| vnpay::return_redirect(shared, o)),
+        Gw::Momo => st
+            .momo
+            .orders
+            .get(key)
+            .map(|o| momo::return_redirect(shared, o)),
+        Gw::Zalopay => st
+            .zalopay
+            .orders
+            .get(key)
+            .and_then(|o| zalopay::return_redirect(shared, o)),
         Gw::Bank => None,
     }
 }
@@ -224,7 +304,11 @@ pub(crate) async fn act(
     RawQuery(q): RawQuery,
 ) -> Response {
     let Some(action) = parse_action(&action) else {
-        return err(StatusCode::NOT_FOUND, "unknown_action", format!("unknown action {action:?}"));
+        return err(
+            StatusCode::NOT_FOUND,
+            "unknown_action",
+            format!("unknown action {action:?}"),
+        );
     };
     let params = match parse_query(q.as_deref().unwrap_or(""), 8) {
         Ok(p) => p,
@@ -243,7 +327,13 @@ pub(crate) async fn act(
         None | Some("pay") => Outcome::Pay,
         Some("fail") => Outcome::Fail,
         Some("cancel") => Outcome::Cancel,
-        Some(o) => return err(StatusCode::BAD_REQUEST, "malformed", format!("outcome {o:?}: pay, fail or cancel")),
+        Some(o) => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                format!("outcome {o:?}: pay, fail or cancel"),
+            )
+        }
     };
     if gw == Gw::Bank {
         return bank_act(&shared, &key, action);
@@ -261,38 +351,43 @@ pub(crate) async fn act(
         }
         let (kind, copies, delay) = match action {
             Action::Duplicate => ("duplicate", 2, Duration::ZERO),
-            Action::Late => ("late", 1, shared.scaled(Duration::from_secs(shared.cfg.late_callback_secs))),
+            Action::Late => (
+                "late",
+                1,
+                shared.scaled(Duration::from_secs(shared.cfg.late_callback_secs)),
+            ),
             Action::WrongSignature => ("wrong-signature", 1, Duration::ZERO),
             Action::WrongAmount => ("wrong-amount", 1, Duration::ZERO),
             Action::NoCallback => ("none", 0, Duration::ZERO),
             _ => ("normal", 1, Duration::ZERO),
         };
-        let out = match action {
-            Action::Outcome(o) => match settle(&shared, &mut st, gw, &key, o, code, at, false, false) {
-                Ok(out) => out,
-                Err(r) => return r,
-            },
-            Action::WrongAmount if pending => {
-                match settle(&shared, &mut st, gw, &key, Outcome::Pay, None, at, true, false) {
-                    Ok(out) => out,
-                    Err(r) => return r,
-                }
+        let spec = |outcome, code, wrong_amount, forged| Spec {
+            outcome,
+            code,
+            at,
+            wrong_amount,
+            forged,
+        };
+        let spec = match action {
+            Action::Outcome(o) => Some(spec(o, code, false, false)),
+            Action::WrongAmount if pending => Some(spec(Outcome::Pay, None, true, false)),
+            Action::WrongSignature => Some(spec(outcome, code, false, true)),
+            Action::WrongAmount | Action::NoCallback if !pending => {
+                return err(
+                    StatusCode::CONFLICT,
+                    "not_pending",
+                    "this action needs a pending order",
+                );
             }
-            Action::WrongAmount => {
-                return err(StatusCode::CONFLICT, "not_pending", "wrong-amount needs a pending order");
-            }
-            Action::WrongSignature => match settle(&shared, &mut st, gw, &key, outcome, code, at, false, true) {
+            _ if pending => Some(spec(outcome, code, false, false)),
+            _ => None,
+        };
+        let out = match spec {
+            Some(spec) => match settle(&shared, &mut st, gw, &key, spec) {
                 Ok(out) => out,
-                Err(r) => return r,
+                Err(r) => return *r,
             },
-            _ if pending => match settle(&shared, &mut st, gw, &key, outcome, code, at, false, false) {
-                Ok(out) => out,
-                Err(r) => return r,
-            },
-            Action::NoCallback => {
-                return err(StatusCode::CONFLICT, "not_pending", "no-callback needs a pending order");
-            }
-            _ => rebuild(&shared, &st, gw, &key, false),
+            None => rebuild(&shared, &st, gw, &key, false),
         };
         let Some(core) = st.core_mut(gw, &key) else {
             return not_found();
@@ -305,7 +400,8 @@ pub(crate) async fn act(
         (_, Err(reason)) => format!("none: {reason}"),
         (n, Ok(out)) => {
             for copy in 1..=n {
-                deliver(&shared, gw, &key, out.clone(), policy(gw), delay, copy, kind);
+                let how = super::Copy { delay, copy, kind };
+                deliver(&shared, gw, &key, out.clone(), policy(gw), how);
             }
             format!("scheduled: {kind}")
         }
@@ -340,7 +436,11 @@ fn bank_act(shared: &Arc<Shared>, key: &str, action: Action) -> Response {
         }
     };
     if let Err(e) = super::bank::notify(shared, key, kind) {
-        let status = if e == "no such transfer" { StatusCode::NOT_FOUND } else { StatusCode::CONFLICT };
+        let status = if e == "no such transfer" {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::CONFLICT
+        };
         return err(status, "not_sent", e);
     }
     let st = shared.state();

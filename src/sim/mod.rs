@@ -212,7 +212,9 @@ impl SimConfig {
 
     fn check(&self) -> Result<(), SimError> {
         if !(self.time_scale.is_finite() && (0.0..=1000.0).contains(&self.time_scale)) {
-            return Err(SimError::Config("time_scale must be within 0..=1000".into()));
+            return Err(SimError::Config(
+                "time_scale must be within 0..=1000".into(),
+            ));
         }
         if self.max_orders == 0 || self.max_body_bytes < 1024 {
             return Err(SimError::Config(
@@ -334,6 +336,11 @@ pub struct OrderCore {
     pub timeout_next_query: bool,
 }
 
+/// Most refunds one order can have (each must be at least 1 VND; this bounds the list).
+pub const MAX_REFUNDS: usize = 100;
+/// Most callback deliveries waiting or running at once; past it a new one is dropped (and recorded).
+const MAX_IN_FLIGHT: usize = 10_000;
+
 /// Most delivery records kept per order (a misbehaving merchant cannot grow it without bound).
 const MAX_DELIVERY_RECS: usize = 64;
 
@@ -344,8 +351,7 @@ impl OrderCore {
         gateway_ref: &str,
         amount: i64,
         order_info: &str,
-        created_at: OffsetDateTime,
-        expires_at: OffsetDateTime,
+        (created_at, expires_at): (OffsetDateTime, OffsetDateTime),
         pending_code: &str,
     ) -> Self {
         OrderCore {
@@ -464,6 +470,7 @@ pub(crate) struct Shared {
     pub http: reqwest::Client,
     public_url: OnceLock<String>,
     delivery_slots: tokio::sync::Semaphore,
+    in_flight: std::sync::atomic::AtomicUsize,
     /// Per-merchant VNPAY IPN URLs and the bank's notify URL, changeable at run time.
     pub urls: Mutex<HashMap<String, String>>,
 }
@@ -483,7 +490,9 @@ impl Shared {
                 detail,
             };
             let pem = std::fs::read(path).map_err(|e| ca_err(e.to_string()))?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ca_err(e.to_string()))? {
+            for cert in
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ca_err(e.to_string()))?
+            {
                 builder = builder.add_root_certificate(cert);
             }
         }
@@ -505,6 +514,7 @@ impl Shared {
             http,
             public_url: OnceLock::new(),
             delivery_slots: tokio::sync::Semaphore::new(64),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
             urls: Mutex::new(urls),
         })
     }
@@ -535,19 +545,44 @@ impl Shared {
     }
 }
 
-/// Sends `out` now (after `delay`), retrying per `policy`, recording every attempt on the order.
+/// How one copy of a callback is sent.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Copy {
+    pub delay: Duration,
+    pub copy: u32,
+    pub kind: &'static str,
+}
+
+/// Sends `out` now (after `how.delay`), retrying per `policy`, recording every attempt on the order.
 pub(crate) fn deliver(
     shared: &Arc<Shared>,
     gw: Gw,
     key: &str,
     out: Outbound,
     policy: RetryPolicy,
-    delay: Duration,
-    copy: u32,
-    kind: &'static str,
+    how: Copy,
 ) {
+    use std::sync::atomic::Ordering;
+    let Copy { delay, copy, kind } = how;
     let shared = shared.clone();
     let key = key.to_owned();
+    if shared.in_flight.fetch_add(1, Ordering::SeqCst) >= MAX_IN_FLIGHT {
+        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if let Some(core) = shared.state().core_mut(gw, &key) {
+            if core.deliveries.len() < MAX_DELIVERY_RECS {
+                core.deliveries.push(DeliveryRec {
+                    copy,
+                    attempt: 0,
+                    kind,
+                    at: OffsetDateTime::now_utc(),
+                    http_status: None,
+                    answer: "dropped: too many callbacks in flight".into(),
+                    accepted: false,
+                });
+            }
+        }
+        return;
+    }
     tokio::spawn(async move {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
@@ -583,6 +618,7 @@ pub(crate) fn deliver(
                 break;
             }
         }
+        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     });
 }
 
@@ -591,7 +627,10 @@ const MAX_ANSWER: usize = 4096;
 
 async fn send_once(shared: &Shared, out: &Outbound) -> (Option<u16>, String) {
     if out.url.starts_with("http://") && !shared.cfg.allow_http {
-        return (None, "refused: plain HTTP callback URL (allow_http is off)".into());
+        return (
+            None,
+            "refused: plain HTTP callback URL (allow_http is off)".into(),
+        );
     }
     if !out.url.starts_with("http://") && !out.url.starts_with("https://") {
         return (None, format!("refused: not an HTTP(S) URL: {}", out.url));
@@ -605,7 +644,10 @@ async fn send_once(shared: &Shared, out: &Outbound) -> (Option<u16>, String) {
         req = req.header(header::CONTENT_TYPE, ct);
     }
     if let Some(tamper) = out.bank_sign {
-        req = req.header("X-Bank-Signature", bank::signature_header(shared, &out.body, tamper));
+        req = req.header(
+            "X-Bank-Signature",
+            bank::signature_header(shared, &out.body, tamper),
+        );
     }
     match req.send().await {
         Ok(mut resp) => {
@@ -782,7 +824,9 @@ pub(crate) fn json_response(status: StatusCode, v: &serde_json::Value) -> Respon
 }
 
 /// The JSON object body of a request, or why not.
-pub(crate) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+pub(crate) fn json_object(
+    body: &[u8],
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(serde_json::Value::Object(m)) => Ok(m),
         Ok(_) => Err("the body is not a JSON object".into()),
@@ -836,14 +880,41 @@ fn build_router(shared: Arc<Shared>) -> Router {
             );
         if gw != Gw::Bank {
             r = r.route(
+                &format!("/{p}/sim/settlement/payout"),
+                post(move |s: State<Arc<Shared>>, q: RawQuery| settlement::payout(s, gw, q)),
+            );
+            r = r.route(
                 &format!("/{p}/sim/settlement"),
                 get(move |s: State<Arc<Shared>>, q: RawQuery| settlement::serve(s, gw, q)),
             );
         }
     }
     r.layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(too_large_in_gateway_shape))
         .layer(tower::limit::ConcurrencyLimitLayer::new(512))
         .with_state(shared)
+}
+
+/// A body over the limit is answered in the gateway's own error shape (status 413 kept).
+async fn too_large_in_gateway_shape(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path().to_owned();
+    let resp = next.run(req).await;
+    if resp.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return resp;
+    }
+    let body = if path.starts_with("/vnpay/") {
+        serde_json::json!({"vnp_ResponseCode": "03", "vnp_Message": "Request body too large"})
+    } else if path.starts_with("/momo/") {
+        serde_json::json!({"resultCode": 20, "message": "Yêu cầu sai định dạng: nội dung quá lớn."})
+    } else if path.starts_with("/zalopay/") {
+        serde_json::json!({"return_code": 2, "return_message": "Giao dịch thất bại", "sub_return_code": -401, "sub_return_message": "Dữ liệu yêu cầu quá lớn"})
+    } else {
+        serde_json::json!({"error": "payload_too_large", "message": "request body too large"})
+    };
+    json_response(StatusCode::PAYLOAD_TOO_LARGE, &body)
 }
 
 async fn index() -> Response {
@@ -918,7 +989,9 @@ pub async fn spawn(cfg: SimConfig, addr: SocketAddr) -> Result<(SocketAddr, SimH
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{local}"));
-    let _ = shared.public_url.set(public.trim_end_matches('/').to_owned());
+    let _ = shared
+        .public_url
+        .set(public.trim_end_matches('/').to_owned());
     let app = build_router(shared.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -18,8 +18,8 @@ use time::OffsetDateTime;
 
 use super::sign::{hmac_sha256_hex, mac_matches, vnp_encode};
 use super::{
-    json_object, json_response, page, unix_ms, Gw, Judged, OrderCore, Outbound,
-    RefundRec, RetryPolicy, Shared, Status,
+    json_object, json_response, page, unix_ms, Gw, Judged, OrderCore, Outbound, RefundRec,
+    RetryPolicy, Shared, Status,
 };
 
 pub const MIN_AMOUNT: i64 = 1_000;
@@ -47,12 +47,17 @@ pub(crate) struct MomoOrder {
 }
 
 fn keys<'a>(shared: &'a Shared, partner: &str) -> Option<(&'a str, &'a [u8])> {
-    shared.cfg.momo.iter().find(|m| m.partner_code == partner).map(|m| {
-        (
-            m.access_key.expose_secret(),
-            m.secret_key.expose_secret().as_bytes(),
-        )
-    })
+    shared
+        .cfg
+        .momo
+        .iter()
+        .find(|m| m.partner_code == partner)
+        .map(|m| {
+            (
+                m.access_key.expose_secret(),
+                m.secret_key.expose_secret().as_bytes(),
+            )
+        })
 }
 
 /// `k=v&...` over raw values, in the given order, `accessKey` first.
@@ -93,7 +98,13 @@ fn is_final(code: i64) -> bool {
     !matches!(code, 1000 | 7000 | 7002 | 8000 | 9000 | 43 | 99 | 10)
 }
 
-fn result(partner: &str, request_id: &str, order_id: &str, amount: Option<i64>, code: i64) -> Map<String, Value> {
+fn result(
+    partner: &str,
+    request_id: &str,
+    order_id: &str,
+    amount: Option<i64>,
+    code: i64,
+) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("partnerCode".into(), partner.into());
     m.insert("requestId".into(), request_id.into());
@@ -101,7 +112,10 @@ fn result(partner: &str, request_id: &str, order_id: &str, amount: Option<i64>, 
     if let Some(a) = amount {
         m.insert("amount".into(), a.into());
     }
-    m.insert("responseTime".into(), unix_ms(OffsetDateTime::now_utc()).into());
+    m.insert(
+        "responseTime".into(),
+        unix_ms(OffsetDateTime::now_utc()).into(),
+    );
     m.insert("message".into(), message(code).into());
     m.insert("resultCode".into(), code.into());
     m
@@ -129,10 +143,15 @@ fn int_field(m: &Map<String, Value>, k: &str) -> Result<i64, String> {
 /// The orderId rule of gateways.md: `^[0-9a-zA-Z]([-_.]*[0-9a-zA-Z]+)*$`, <= 200.
 pub fn order_id_ok(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.is_empty() || b.len() > 200 || !b[0].is_ascii_alphanumeric() || !b[b.len() - 1].is_ascii_alphanumeric() {
+    if b.is_empty()
+        || b.len() > 200
+        || !b[0].is_ascii_alphanumeric()
+        || !b[b.len() - 1].is_ascii_alphanumeric()
+    {
         return false;
     }
-    b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    b.iter()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
 fn extra_data_ok(s: &str) -> bool {
@@ -151,7 +170,10 @@ fn url_ok(s: &str) -> bool {
 /// Replays or refuses a repeated requestId; `None` when it is new.
 fn replay(shared: &Shared, partner: &str, request_id: &str, order_id: &str) -> Option<Response> {
     let st = shared.state();
-    let (v, fin) = st.momo.requests.get(&(partner.to_owned(), request_id.to_owned()))?;
+    let (v, fin) = st
+        .momo
+        .requests
+        .get(&(partner.to_owned(), request_id.to_owned()))?;
     if *fin {
         return Some(json_response(StatusCode::OK, v));
     }
@@ -169,18 +191,26 @@ fn remember(shared: &Shared, partner: &str, request_id: &str, m: &Map<String, Va
     }
 }
 
+/// A verified request: its fields, the partner's access and secret keys.
+type Verified<'a> = (Map<String, Value>, &'a str, &'a [u8]);
+
 /// Checks the common head of every request: JSON object, partner, signature over `fields`.
 /// Returns the map and the partner's access key.
 fn verify<'a>(
     shared: &'a Shared,
     body: &[u8],
     fields: &[&str],
-) -> Result<(Map<String, Value>, &'a str, &'a [u8]), Response> {
+) -> Result<Verified<'a>, Box<Response>> {
     let bad = |msg: String, m: Option<&Map<String, Value>>| {
-        let s = |k: &str| m.and_then(|m| m.get(k)).and_then(Value::as_str).unwrap_or("").to_owned();
+        let s = |k: &str| {
+            m.and_then(|m| m.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
         let mut r = result(&s("partnerCode"), &s("requestId"), &s("orderId"), None, 20);
         r.insert("message".into(), format!("{} {msg}", message(20)).into());
-        answer(r)
+        Box::new(answer(r))
     };
     let m = json_object(body).map_err(|e| bad(e, None))?;
     for k in ["partnerCode", "requestId", "signature"] {
@@ -203,11 +233,18 @@ fn verify<'a>(
     }
     let order_id = m.get("orderId").and_then(Value::as_str).unwrap_or("");
     let Some((ak, sk)) = keys(shared, partner) else {
-        return Err(answer(result(partner, request_id, order_id, None, 13)));
+        return Err(Box::new(answer(result(
+            partner, request_id, order_id, None, 13,
+        ))));
     };
     let raw = raw_string(ak, &pairs);
-    if !mac_matches(&hmac_sha256_hex(sk, raw.as_bytes()), str_field(&m, "signature").unwrap_or("")) {
-        return Err(answer(result(partner, request_id, order_id, None, 13)));
+    if !mac_matches(
+        &hmac_sha256_hex(sk, raw.as_bytes()),
+        str_field(&m, "signature").unwrap_or(""),
+    ) {
+        return Err(Box::new(answer(result(
+            partner, request_id, order_id, None, 13,
+        ))));
     }
     Ok((m, ak, sk))
 }
@@ -229,7 +266,7 @@ pub(crate) async fn create(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
     let now = OffsetDateTime::now_utc();
     let (m, _, _) = match verify(&shared, &body, CREATE_FIELDS) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
     let (partner, request_id, order_id) = (s("partnerCode"), s("requestId"), s("orderId"));
@@ -241,8 +278,20 @@ pub(crate) async fn create(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
         let mut r = result(&partner, &request_id, &order_id, amount, code);
         if let Some((pay_url, sid)) = extra {
             r.insert("payUrl".into(), pay_url.into());
-            r.insert("deeplink".into(), format!("momo://app?action=payWithApp&isScanQR=false&serviceType=app&sid={sid}&v=3.0").into());
-            r.insert("qrCodeUrl".into(), format!("momo://app?action=payWithApp&isScanQR=true&serviceType=qr&sid={sid}&v=3.0").into());
+            r.insert(
+                "deeplink".into(),
+                format!(
+                    "momo://app?action=payWithApp&isScanQR=false&serviceType=app&sid={sid}&v=3.0"
+                )
+                .into(),
+            );
+            r.insert(
+                "qrCodeUrl".into(),
+                format!(
+                    "momo://app?action=payWithApp&isScanQR=true&serviceType=qr&sid={sid}&v=3.0"
+                )
+                .into(),
+            );
         }
         remember(&shared, &partner, &request_id, &r);
         answer(r)
@@ -283,8 +332,7 @@ pub(crate) async fn create(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
             &order_id,
             amount,
             &s("orderInfo"),
-            now,
-            now + time::Duration::seconds(WINDOW_SECS),
+            (now, now + time::Duration::seconds(WINDOW_SECS)),
             "1000",
         );
         st.momo.orders.insert(
@@ -300,19 +348,28 @@ pub(crate) async fn create(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
         );
     }
     let pay_url = format!("{}/momo/pay/{}", shared.public_url(), vnp_encode(&order_id));
-    let sid = hex::encode(&ring::digest::digest(&ring::digest::SHA256, order_id.as_bytes()).as_ref()[..12]);
+    let sid = hex::encode(
+        &ring::digest::digest(&ring::digest::SHA256, order_id.as_bytes()).as_ref()[..12],
+    );
     finish(0, Some((pay_url, sid)))
 }
 
 /// GET /momo/pay/{orderId}: the payUrl page.
-pub(crate) async fn pay_page(State(shared): State<Arc<Shared>>, Path(order_id): Path<String>) -> Response {
+pub(crate) async fn pay_page(
+    State(shared): State<Arc<Shared>>,
+    Path(order_id): Path<String>,
+) -> Response {
     let mut st = shared.state();
     match st.momo.orders.get_mut(&order_id) {
         Some(o) => {
             refresh(o, OffsetDateTime::now_utc());
             super::pay_page(&o.core)
         }
-        None => page(StatusCode::NOT_FOUND, "MoMo", "<p>Không tìm thấy giao dịch.</p>"),
+        None => page(
+            StatusCode::NOT_FOUND,
+            "MoMo",
+            "<p>Không tìm thấy giao dịch.</p>",
+        ),
     }
 }
 
@@ -332,7 +389,9 @@ pub(crate) fn outcome_code(outcome: super::Outcome, code: Option<&str>) -> Resul
         (Expire, _) => "1005".into(),
         (Fail, None) => "1001".into(),
         (Fail, Some(c)) if c.parse::<u32>().is_ok_and(|n| n != 0 && n < 100_000) => c.into(),
-        (Fail, Some(c)) => return Err(format!("MoMo failure code {c:?} must be a non-zero number")),
+        (Fail, Some(c)) => {
+            return Err(format!("MoMo failure code {c:?} must be a non-zero number"))
+        }
     })
 }
 
@@ -342,7 +401,11 @@ pub(crate) fn on_final(o: &mut MomoOrder, seq: u64) {
 }
 
 fn trans_id(o: &MomoOrder) -> i64 {
-    o.core.txn_id.as_deref().and_then(|t| t.parse().ok()).unwrap_or(0)
+    o.core
+        .txn_id
+        .as_deref()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The IPN / redirect fields of a final order, signed (`tamper` breaks the signature).
@@ -394,7 +457,9 @@ pub(crate) fn callback(shared: &Shared, o: &MomoOrder, tamper: bool) -> Result<O
     Ok(Outbound {
         post: true,
         url: o.ipn_url.clone(),
-        body: Value::Object(result_fields(ak, sk, o, tamper)).to_string().into_bytes(),
+        body: Value::Object(result_fields(ak, sk, o, tamper))
+            .to_string()
+            .into_bytes(),
         content_type: Some("application/json"),
         bank_sign: None,
     })
@@ -415,7 +480,11 @@ pub(crate) fn return_redirect(shared: &Shared, o: &MomoOrder) -> String {
         })
         .collect::<Vec<_>>()
         .join("&");
-    let sep = if o.redirect_url.contains('?') { '&' } else { '?' };
+    let sep = if o.redirect_url.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
     format!("{}{sep}{q}", o.redirect_url)
 }
 
@@ -441,7 +510,7 @@ const QUERY_FIELDS: &[&str] = &["orderId", "partnerCode", "requestId"];
 pub(crate) async fn query(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let (m, _, _) = match verify(&shared, &body, QUERY_FIELDS) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
     let (partner, request_id, order_id) = (s("partnerCode"), s("requestId"), s("orderId"));
@@ -451,7 +520,9 @@ pub(crate) async fn query(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
     let hang = {
         let mut st = shared.state();
         match st.momo.orders.get_mut(&order_id) {
-            Some(o) if o.core.merchant == partner => std::mem::replace(&mut o.core.timeout_next_query, false),
+            Some(o) if o.core.merchant == partner => {
+                std::mem::replace(&mut o.core.timeout_next_query, false)
+            }
             _ => false,
         }
     };
@@ -460,13 +531,24 @@ pub(crate) async fn query(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
     }
     let r = {
         let mut st = shared.state();
-        match st.momo.orders.get_mut(&order_id).filter(|o| o.core.merchant == partner) {
+        match st
+            .momo
+            .orders
+            .get_mut(&order_id)
+            .filter(|o| o.core.merchant == partner)
+        {
             None => result(&partner, &request_id, &order_id, None, 42),
             Some(o) => {
                 refresh(o, OffsetDateTime::now_utc());
                 o.core.queries += 1;
                 let code: i64 = o.core.result_code.parse().unwrap_or(99);
-                let mut r = result(&partner, &request_id, &order_id, Some(o.core.paid_amount.unwrap_or(o.core.amount)), code);
+                let mut r = result(
+                    &partner,
+                    &request_id,
+                    &order_id,
+                    Some(o.core.paid_amount.unwrap_or(o.core.amount)),
+                    code,
+                );
                 r.insert("extraData".into(), o.extra_data.clone().into());
                 r.insert("transId".into(), trans_id(o).into());
                 r.insert("payType".into(), o.pay_type.clone().into());
@@ -474,12 +556,17 @@ pub(crate) async fn query(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
                     .core
                     .refunds
                     .iter()
-                    .map(|f| json!({"orderId": f.refund_ref, "amount": f.amount, "resultCode": 0,
+                    .map(|f| {
+                        json!({"orderId": f.refund_ref, "amount": f.amount, "resultCode": 0,
                         "transId": f.refund_txn_id.parse::<i64>().unwrap_or(0),
-                        "createdTime": unix_ms(f.created_at)}))
+                        "createdTime": unix_ms(f.created_at)})
+                    })
                     .collect();
                 r.insert("refundTrans".into(), refunds.into());
-                r.insert("lastUpdated".into(), unix_ms(o.core.finished_at.unwrap_or(o.core.created_at)).into());
+                r.insert(
+                    "lastUpdated".into(),
+                    unix_ms(o.core.finished_at.unwrap_or(o.core.created_at)).into(),
+                );
                 r
             }
         }
@@ -502,7 +589,7 @@ pub(crate) async fn refund(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
     let now = OffsetDateTime::now_utc();
     let (m, _, _) = match verify(&shared, &body, REFUND_FIELDS) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
     let (partner, request_id, refund_order_id) = (s("partnerCode"), s("requestId"), s("orderId"));
@@ -529,7 +616,9 @@ pub(crate) async fn refund(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
         return finish(22, None);
     }
     let mut st = shared.state();
-    if st.momo.orders.contains_key(&refund_order_id) || st.momo.refund_order_ids.contains(&refund_order_id) {
+    if st.momo.orders.contains_key(&refund_order_id)
+        || st.momo.refund_order_ids.contains(&refund_order_id)
+    {
         drop(st);
         return finish(41, None);
     }
@@ -538,7 +627,12 @@ pub(crate) async fn refund(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
         drop(st);
         return finish(42, None);
     };
-    let Some(o) = st.momo.orders.get_mut(&key).filter(|o| o.core.merchant == partner) else {
+    let Some(o) = st
+        .momo
+        .orders
+        .get_mut(&key)
+        .filter(|o| o.core.merchant == partner)
+    else {
         drop(st);
         return finish(42, None);
     };
@@ -546,7 +640,7 @@ pub(crate) async fn refund(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
         drop(st);
         return finish(1080, None);
     }
-    if amount > o.core.refundable() {
+    if amount > o.core.refundable() || o.core.refunds.len() >= super::MAX_REFUNDS {
         drop(st);
         return finish(1081, None);
     }

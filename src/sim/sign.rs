@@ -101,7 +101,9 @@ pub fn form_decode(s: &str) -> Result<String, QueryError> {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                let hex = b
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
                 let v = hex
                     .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
@@ -175,11 +177,23 @@ mod tests {
                 ("c".into(), "".into())
             ]
         );
-        assert!(matches!(parse_query("a=%G1", 10), Err(QueryError::BadEscape(_))));
-        assert!(matches!(parse_query("a=%2", 10), Err(QueryError::BadEscape(_))));
+        assert!(matches!(
+            parse_query("a=%G1", 10),
+            Err(QueryError::BadEscape(_))
+        ));
+        assert!(matches!(
+            parse_query("a=%2", 10),
+            Err(QueryError::BadEscape(_))
+        ));
         assert_eq!(parse_query("a=%FF", 10), Err(QueryError::NotUtf8));
-        assert!(matches!(parse_query("a=1&a=2", 10), Err(QueryError::Duplicate(_))));
-        assert!(matches!(parse_query("a&b&c", 2), Err(QueryError::TooMany(2))));
+        assert!(matches!(
+            parse_query("a=1&a=2", 10),
+            Err(QueryError::Duplicate(_))
+        ));
+        assert!(matches!(
+            parse_query("a&b&c", 2),
+            Err(QueryError::TooMany(2))
+        ));
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub(crate) struct VnpOrder {
 
 /// The payment-page error VNPAY would show instead of the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PayError {
+pub struct PayError {
     pub code: &'static str,
     pub message: String,
 }
@@ -61,7 +61,7 @@ fn pay_err(code: &'static str, message: impl Into<String>) -> PayError {
 
 /// A verified, validated pay request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PayRequest {
+pub struct PayRequest {
     pub tmn_code: String,
     pub amount: i64,
     pub txn_ref: String,
@@ -75,7 +75,7 @@ pub(crate) struct PayRequest {
 }
 
 /// Verifies and validates a pay URL's query (pure). `secret_for` gives a merchant's hash secret.
-pub(crate) fn parse_pay<'s>(
+pub fn parse_pay<'s>(
     query: &str,
     secret_for: impl Fn(&str) -> Option<&'s [u8]>,
     now: OffsetDateTime,
@@ -109,10 +109,11 @@ pub(crate) fn parse_pay<'s>(
         return Err(pay_err(BAD, "vnp_CurrCode phải là VND"));
     }
     let raw_amount = need("vnp_Amount")?;
-    let amount_x100: i64 = (raw_amount.len() <= 15 && raw_amount.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| raw_amount.parse().ok())
-        .flatten()
-        .ok_or_else(|| pay_err(BAD, "vnp_Amount không hợp lệ"))?;
+    let amount_x100: i64 = (raw_amount.len() <= 15
+        && raw_amount.bytes().all(|b| b.is_ascii_digit()))
+    .then(|| raw_amount.parse().ok())
+    .flatten()
+    .ok_or_else(|| pay_err(BAD, "vnp_Amount không hợp lệ"))?;
     if amount_x100 <= 0 || amount_x100 % 100 != 0 {
         return Err(pay_err(BAD, "vnp_Amount phải là số tiền x 100, lớn hơn 0"));
     }
@@ -122,14 +123,19 @@ pub(crate) fn parse_pay<'s>(
     }
     let info = need("vnp_OrderInfo")?;
     if info.len() > 255 || !info.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        return Err(pay_err(BAD, "vnp_OrderInfo: tiếng Việt không dấu, không ký tự đặc biệt, <= 255"));
+        return Err(pay_err(
+            BAD,
+            "vnp_OrderInfo: tiếng Việt không dấu, không ký tự đặc biệt, <= 255",
+        ));
     }
     need("vnp_OrderType")?;
     if !matches!(need("vnp_Locale")?, "vn" | "en") {
         return Err(pay_err(BAD, "vnp_Locale phải là vn hoặc en"));
     }
     let return_url = need("vnp_ReturnUrl")?;
-    if !(return_url.starts_with("https://") || return_url.starts_with("http://")) || return_url.len() > 1000 {
+    if !(return_url.starts_with("https://") || return_url.starts_with("http://"))
+        || return_url.len() > 1000
+    {
         return Err(pay_err(BAD, "vnp_ReturnUrl không hợp lệ"));
     }
     if need("vnp_IpAddr")?.parse::<std::net::IpAddr>().is_err() {
@@ -158,6 +164,17 @@ pub(crate) fn parse_pay<'s>(
         bank_code: field("vnp_BankCode").to_owned(),
         hash: presented.to_ascii_lowercase(),
     })
+}
+
+/// [`parse_pay`] for one merchant at a unix time (the fuzz target's entry point).
+pub fn parse_pay_at(
+    query: &str,
+    tmn_code: &str,
+    secret: &[u8],
+    unix_now: i64,
+) -> Result<PayRequest, PayError> {
+    let now = OffsetDateTime::from_unix_timestamp(unix_now).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    parse_pay(query, |t| (t == tmn_code).then_some(secret), now)
 }
 
 fn secret<'a>(shared: &'a Shared, tmn: &str) -> Option<&'a [u8]> {
@@ -208,10 +225,16 @@ pub(crate) async fn pay(
             refresh(o, now);
             return pay_page(&o.core);
         }
-        return error_page(&headers, &pay_err("01", "Giao dịch đã tồn tại (vnp_TxnRef)"));
+        return error_page(
+            &headers,
+            &pay_err("01", "Giao dịch đã tồn tại (vnp_TxnRef)"),
+        );
     }
     if st.vnpay.orders.len() >= shared.cfg.max_orders {
-        return error_page(&headers, &pay_err("99", "Hệ thống đang bận (giới hạn mô phỏng)"));
+        return error_page(
+            &headers,
+            &pay_err("99", "Hệ thống đang bận (giới hạn mô phỏng)"),
+        );
     }
     let core = OrderCore::new(
         Gw::Vnpay,
@@ -219,14 +242,20 @@ pub(crate) async fn pay(
         &req.txn_ref,
         req.amount,
         &req.order_info,
-        req.created.to_offset(time::UtcOffset::UTC),
-        req.expires.to_offset(time::UtcOffset::UTC),
+        (
+            req.created.to_offset(time::UtcOffset::UTC),
+            req.expires.to_offset(time::UtcOffset::UTC),
+        ),
         "01",
     );
     let order = VnpOrder {
         core,
         create_date: req.create_date,
-        bank_code: if req.bank_code.is_empty() { "NCB".into() } else { req.bank_code },
+        bank_code: if req.bank_code.is_empty() {
+            "NCB".into()
+        } else {
+            req.bank_code
+        },
         card_type: String::new(),
         bank_tran_no: String::new(),
         return_url: req.return_url,
@@ -257,7 +286,11 @@ pub(crate) fn outcome_code(outcome: super::Outcome, code: Option<&str>) -> Resul
         (Fail, Some(c)) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_digit()) && c != "00" => {
             c.into()
         }
-        (Fail, Some(c)) => return Err(format!("VNPAY failure code {c:?} must be two digits, not 00")),
+        (Fail, Some(c)) => {
+            return Err(format!(
+                "VNPAY failure code {c:?} must be two digits, not 00"
+            ))
+        }
     })
 }
 
@@ -268,7 +301,11 @@ pub(crate) fn on_final(o: &mut VnpOrder, seq: u64) {
     }
     o.core.txn_id = Some(format!("{}", 14_000_000 + seq % 86_000_000));
     if o.core.status == Status::Succeeded {
-        o.card_type = if o.bank_code == "VNPAYQR" { "QRCODE".into() } else { "ATM".into() };
+        o.card_type = if o.bank_code == "VNPAYQR" {
+            "QRCODE".into()
+        } else {
+            "ATM".into()
+        };
         o.bank_tran_no = format!("VNP{}", 14_000_000 + seq % 86_000_000);
     }
 }
@@ -290,10 +327,16 @@ fn result_pairs(o: &VnpOrder) -> Vec<(String, String)> {
         ("vnp_BankTranNo", o.bank_tran_no.clone()),
         ("vnp_CardType", o.card_type.clone()),
         ("vnp_OrderInfo", o.core.order_info.clone()),
-        ("vnp_PayDate", o.core.finished_at.map(vn_compact).unwrap_or_default()),
+        (
+            "vnp_PayDate",
+            o.core.finished_at.map(vn_compact).unwrap_or_default(),
+        ),
         ("vnp_ResponseCode", o.core.result_code.clone()),
         ("vnp_TmnCode", o.core.merchant.clone()),
-        ("vnp_TransactionNo", o.core.txn_id.clone().unwrap_or_else(|| "0".into())),
+        (
+            "vnp_TransactionNo",
+            o.core.txn_id.clone().unwrap_or_else(|| "0".into()),
+        ),
         ("vnp_TransactionStatus", txn_status(o).to_owned()),
         ("vnp_TxnRef", o.core.gateway_ref.clone()),
     ];
@@ -318,7 +361,10 @@ fn join_url(base: &str, query: &str) -> String {
 /// The IPN for a final order, or `None` when VNPAY sends none (expired) or no IPN URL is set.
 pub(crate) fn callback(shared: &Shared, o: &VnpOrder, tamper: bool) -> Result<Outbound, String> {
     if matches!(o.core.status, Status::Pending | Status::Expired) {
-        return Err(format!("VNPAY sends no IPN for a {:?} order", o.core.status));
+        return Err(format!(
+            "VNPAY sends no IPN for a {:?} order",
+            o.core.status
+        ));
     }
     let url = shared
         .url(&format!("vnpay:{}", o.core.merchant))
@@ -485,7 +531,16 @@ pub(crate) async fn api(State(shared): State<Arc<Shared>>, body: Bytes) -> Respo
     let command = s("vnp_Command").to_owned();
     let tmn = s("vnp_TmnCode").to_owned();
     let txn_ref = s("vnp_TxnRef").to_owned();
-    let bad = |msg: &str| api_response(&shared, &command, &tmn, "03", msg, &[("vnp_TxnRef", txn_ref.clone())]);
+    let bad = |msg: &str| {
+        api_response(
+            &shared,
+            &command,
+            &tmn,
+            "03",
+            msg,
+            &[("vnp_TxnRef", txn_ref.clone())],
+        )
+    };
     if m.values().any(|v| !v.is_string()) {
         return bad("every field must be a string");
     }
@@ -498,7 +553,14 @@ pub(crate) async fn api(State(shared): State<Arc<Shared>>, body: Bytes) -> Respo
         return api_response(&shared, &command, &tmn, "02", "Invalid TmnCode", &[]);
     };
     if !mac_matches(&pipe_hash(key, &m, order), s("vnp_SecureHash")) {
-        return api_response(&shared, &command, &tmn, "97", "Invalid Checksum", &[("vnp_TxnRef", txn_ref.clone())]);
+        return api_response(
+            &shared,
+            &command,
+            &tmn,
+            "97",
+            "Invalid Checksum",
+            &[("vnp_TxnRef", txn_ref.clone())],
+        );
     }
     let request_id = s("vnp_RequestId");
     if request_id.is_empty() || request_id.len() > 32 {
@@ -528,13 +590,29 @@ pub(crate) async fn api(State(shared): State<Arc<Shared>>, body: Bytes) -> Respo
     {
         let mut st = shared.state();
         let today = vn_date(now);
-        st.vnpay.request_ids.retain(|d, _| *d >= today.previous_day().unwrap_or(today));
+        st.vnpay
+            .request_ids
+            .retain(|d, _| *d >= today.previous_day().unwrap_or(today));
         let seen = st.vnpay.request_ids.entry(today).or_default();
         if seen.len() >= shared.cfg.max_orders.saturating_mul(4) {
-            return api_response(&shared, &command, &tmn, "99", "Too many requests today", &[]);
+            return api_response(
+                &shared,
+                &command,
+                &tmn,
+                "99",
+                "Too many requests today",
+                &[],
+            );
         }
         if !seen.insert((tmn.clone(), request_id.to_owned())) {
-            return api_response(&shared, &command, &tmn, "94", "Duplicate request (vnp_RequestId)", &[("vnp_TxnRef", txn_ref.clone())]);
+            return api_response(
+                &shared,
+                &command,
+                &tmn,
+                "94",
+                "Duplicate request (vnp_RequestId)",
+                &[("vnp_TxnRef", txn_ref.clone())],
+            );
         }
     }
     let date = s("vnp_TransactionDate").to_owned();
@@ -559,10 +637,11 @@ fn parse_refund(m: &Map<String, Value>) -> Result<RefundIn, String> {
         _ => return Err("vnp_TransactionType must be 02 (full) or 03 (partial)".into()),
     };
     let a = s("vnp_Amount");
-    let amount_x100: i64 = (a.len() <= 15 && !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| a.parse().ok())
-        .flatten()
-        .ok_or("vnp_Amount must be digits (VND x 100)")?;
+    let amount_x100: i64 =
+        (a.len() <= 15 && !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| a.parse().ok())
+            .flatten()
+            .ok_or("vnp_Amount must be digits (VND x 100)")?;
     if amount_x100 <= 0 || amount_x100 % 100 != 0 {
         return Err("vnp_Amount must be VND x 100, > 0".into());
     }
@@ -577,7 +656,13 @@ fn parse_refund(m: &Map<String, Value>) -> Result<RefundIn, String> {
     })
 }
 
-async fn querydr(shared: &Arc<Shared>, tmn: &str, txn_ref: &str, date: &str, now: OffsetDateTime) -> Response {
+async fn querydr(
+    shared: &Arc<Shared>,
+    tmn: &str,
+    txn_ref: &str,
+    date: &str,
+    now: OffsetDateTime,
+) -> Response {
     let hang = {
         let mut st = shared.state();
         match st.vnpay.orders.get_mut(txn_ref) {
@@ -598,7 +683,14 @@ async fn querydr(shared: &Arc<Shared>, tmn: &str, txn_ref: &str, date: &str, now
         .filter(|o| o.core.merchant == tmn && o.create_date == date);
     let Some(o) = found else {
         drop(st);
-        return api_response(shared, "querydr", tmn, "91", "Transaction not found", &[("vnp_TxnRef", txn_ref.to_owned())]);
+        return api_response(
+            shared,
+            "querydr",
+            tmn,
+            "91",
+            "Transaction not found",
+            &[("vnp_TxnRef", txn_ref.to_owned())],
+        );
     };
     refresh(o, now);
     o.core.queries += 1;
@@ -611,10 +703,23 @@ async fn querydr(shared: &Arc<Shared>, tmn: &str, txn_ref: &str, date: &str, now
     };
     let values = [
         ("vnp_TxnRef", txn_ref.to_owned()),
-        ("vnp_Amount", (o.core.paid_amount.unwrap_or(o.core.amount) * 100).to_string()),
+        (
+            "vnp_Amount",
+            (o.core.paid_amount.unwrap_or(o.core.amount) * 100).to_string(),
+        ),
         ("vnp_BankCode", o.bank_code.clone()),
-        ("vnp_PayDate", o.core.finished_at.filter(|_| o.core.status != Status::Expired).map(vn_compact).unwrap_or_default()),
-        ("vnp_TransactionNo", o.core.txn_id.clone().unwrap_or_default()),
+        (
+            "vnp_PayDate",
+            o.core
+                .finished_at
+                .filter(|_| o.core.status != Status::Expired)
+                .map(vn_compact)
+                .unwrap_or_default(),
+        ),
+        (
+            "vnp_TransactionNo",
+            o.core.txn_id.clone().unwrap_or_default(),
+        ),
         ("vnp_TransactionType", ttype.to_owned()),
         ("vnp_TransactionStatus", tstatus),
         ("vnp_OrderInfo", o.core.order_info.clone()),
@@ -623,7 +728,14 @@ async fn querydr(shared: &Arc<Shared>, tmn: &str, txn_ref: &str, date: &str, now
     api_response(shared, "querydr", tmn, "00", "QueryDR Success", &values)
 }
 
-fn do_refund(shared: &Shared, tmn: &str, txn_ref: &str, date: &str, r: RefundIn, now: OffsetDateTime) -> Response {
+fn do_refund(
+    shared: &Shared,
+    tmn: &str,
+    txn_ref: &str,
+    date: &str,
+    r: RefundIn,
+    now: OffsetDateTime,
+) -> Response {
     let mut st = shared.state();
     let seq = st.next_seq();
     let found = st
@@ -634,23 +746,51 @@ fn do_refund(shared: &Shared, tmn: &str, txn_ref: &str, date: &str, r: RefundIn,
         .filter(|o| r.txn_no.is_empty() || o.core.txn_id.as_deref() == Some(r.txn_no.as_str()));
     let Some(o) = found else {
         drop(st);
-        return api_response(shared, "refund", tmn, "91", "Transaction not found", &[("vnp_TxnRef", txn_ref.to_owned())]);
+        return api_response(
+            shared,
+            "refund",
+            tmn,
+            "91",
+            "Transaction not found",
+            &[("vnp_TxnRef", txn_ref.to_owned())],
+        );
     };
     refresh(o, now);
     let echo = ("vnp_TxnRef", txn_ref.to_owned());
     if o.core.status != Status::Succeeded {
         drop(st);
-        return api_response(shared, "refund", tmn, "95", "Original transaction not successful", &[echo]);
+        return api_response(
+            shared,
+            "refund",
+            tmn,
+            "95",
+            "Original transaction not successful",
+            &[echo],
+        );
     }
     let paid = o.core.paid_amount.unwrap_or(o.core.amount);
     let refundable = o.core.refundable();
-    if refundable == 0 {
+    if refundable == 0 || o.core.refunds.len() >= super::MAX_REFUNDS {
         drop(st);
-        return api_response(shared, "refund", tmn, "94", "The transaction has been refunded already", &[echo]);
+        return api_response(
+            shared,
+            "refund",
+            tmn,
+            "94",
+            "The transaction has been refunded already",
+            &[echo],
+        );
     }
     if r.amount > refundable || (r.full && (r.amount != paid || o.core.refunded() > 0)) {
         drop(st);
-        return api_response(shared, "refund", tmn, "03", "Invalid refund amount", &[echo]);
+        return api_response(
+            shared,
+            "refund",
+            tmn,
+            "03",
+            "Invalid refund amount",
+            &[echo],
+        );
     }
     let refund_no = format!("{}", 14_000_000 + seq % 86_000_000);
     o.core.refunds.push(RefundRec {
@@ -667,7 +807,10 @@ fn do_refund(shared: &Shared, tmn: &str, txn_ref: &str, date: &str, r: RefundIn,
         ("vnp_BankCode", o.bank_code.clone()),
         ("vnp_PayDate", vn_compact(now)),
         ("vnp_TransactionNo", refund_no),
-        ("vnp_TransactionType", if r.full { "02" } else { "03" }.to_owned()),
+        (
+            "vnp_TransactionType",
+            if r.full { "02" } else { "03" }.to_owned(),
+        ),
         ("vnp_TransactionStatus", "05".to_owned()),
         ("vnp_OrderInfo", o.core.order_info.clone()),
     ];

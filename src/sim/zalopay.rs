@@ -48,12 +48,17 @@ pub(crate) struct ZpOrder {
 }
 
 fn keys(shared: &Shared, app_id: u64) -> Option<(&[u8], &[u8])> {
-    shared.cfg.zalopay.iter().find(|a| a.app_id == app_id).map(|a| {
-        (
-            a.key1.expose_secret().as_bytes(),
-            a.key2.expose_secret().as_bytes(),
-        )
-    })
+    shared
+        .cfg
+        .zalopay
+        .iter()
+        .find(|a| a.app_id == app_id)
+        .map(|a| {
+            (
+                a.key1.expose_secret().as_bytes(),
+                a.key2.expose_secret().as_bytes(),
+            )
+        })
 }
 
 /// The request's fields as text, from a JSON object or a form body.
@@ -65,7 +70,10 @@ fn fields(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, String
     if form {
         let text = std::str::from_utf8(body).map_err(|_| "the form is not UTF-8".to_owned())?;
         let pairs = sign::parse_query(text, 64).map_err(|e| e.to_string())?;
-        Ok(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+        Ok(pairs
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect())
     } else {
         super::json_object(body)
     }
@@ -82,7 +90,13 @@ fn text(m: &Map<String, Value>, k: &str) -> Option<String> {
 
 fn int(m: &Map<String, Value>, k: &str) -> Option<i64> {
     let t = text(m, k)?;
-    if t.is_empty() || t.len() > 19 || !t.bytes().enumerate().all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-')) {
+    if t.is_empty()
+        || t.len() > 19
+        || !t
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-'))
+    {
         return None;
     }
     t.parse().ok()
@@ -124,25 +138,30 @@ fn fail(sub: i64) -> Response {
     reply(2, sub, Map::new())
 }
 
+/// The app id and its key1, key2.
+type AppKeys<'a> = (u64, &'a [u8], &'a [u8]);
+
 /// Verifies `mac` = HMAC(key, `|`-joined fields); `Err` is the answer to send.
 fn check_mac<'a>(
     shared: &'a Shared,
     m: &Map<String, Value>,
     order: &[&str],
     use_key1_tail: bool,
-) -> Result<(u64, &'a [u8], &'a [u8]), Response> {
-    let app_id = int(m, "app_id").and_then(|a| u64::try_from(a).ok()).ok_or_else(|| fail(-401))?;
-    let (k1, k2) = keys(shared, app_id).ok_or_else(|| fail(-402))?;
+) -> Result<AppKeys<'a>, Box<Response>> {
+    let app_id = int(m, "app_id")
+        .and_then(|a| u64::try_from(a).ok())
+        .ok_or_else(|| Box::new(fail(-401)))?;
+    let (k1, k2) = keys(shared, app_id).ok_or_else(|| Box::new(fail(-402)))?;
     let mut parts = Vec::new();
     for k in order {
-        parts.push(text(m, k).ok_or_else(|| fail(-401))?);
+        parts.push(text(m, k).ok_or_else(|| Box::new(fail(-401)))?);
     }
     if use_key1_tail {
         parts.push(String::from_utf8_lossy(k1).into_owned());
     }
     let presented = m.get("mac").and_then(Value::as_str).unwrap_or("");
     if !mac_matches(&hmac_sha256_hex(k1, parts.join("|").as_bytes()), presented) {
-        return Err(fail(-402));
+        return Err(Box::new(fail(-402)));
     }
     Ok((app_id, k1, k2))
 }
@@ -155,15 +174,27 @@ fn dated_today(id: &str, now: OffsetDateTime) -> bool {
 }
 
 /// POST /zalopay/v2/create
-pub(crate) async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn create(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let now = OffsetDateTime::now_utc();
     let Ok(m) = fields(&headers, &body) else {
         return fail(-401);
     };
-    let order = ["app_id", "app_trans_id", "app_user", "amount", "app_time", "embed_data", "item"];
+    let order = [
+        "app_id",
+        "app_trans_id",
+        "app_user",
+        "amount",
+        "app_time",
+        "embed_data",
+        "item",
+    ];
     let (app_id, _, _) = match check_mac(&shared, &m, &order, false) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = |k: &str| text(&m, k).unwrap_or_default();
     let app_trans_id = s("app_trans_id");
@@ -183,12 +214,17 @@ pub(crate) async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap
         .ok()
         .and_then(|v| v.as_object().cloned());
     let item_ok = serde_json::from_str::<Value>(&s("item")).is_ok_and(|v| v.is_array());
-    let callback_url = m.get("callback_url").and_then(Value::as_str).filter(|u| !u.is_empty());
+    let callback_url = m
+        .get("callback_url")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty());
     let valid = amount > 0
         && !app_user.is_empty()
         && app_user.chars().count() <= 50
         && app_trans_id.len() <= 40
-        && app_trans_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && app_trans_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
         && dated_today(&app_trans_id, now)
         && description.chars().count() <= 256
         && embed.is_some()
@@ -216,8 +252,7 @@ pub(crate) async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap
             &app_trans_id,
             amount,
             &description,
-            now,
-            now + time::Duration::seconds(expire),
+            (now, now + time::Duration::seconds(expire)),
             "3",
         );
         core.merchant = app_id.to_string();
@@ -237,27 +272,44 @@ pub(crate) async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap
             },
         );
     }
-    let token = hex::encode(&ring::digest::digest(&ring::digest::SHA256, app_trans_id.as_bytes()).as_ref()[..16]);
+    let token = hex::encode(
+        &ring::digest::digest(&ring::digest::SHA256, app_trans_id.as_bytes()).as_ref()[..16],
+    );
     let mut extra = Map::new();
     extra.insert(
         "order_url".into(),
-        format!("{}/zalopay/pay/{}", shared.public_url(), vnp_encode(&app_trans_id)).into(),
+        format!(
+            "{}/zalopay/pay/{}",
+            shared.public_url(),
+            vnp_encode(&app_trans_id)
+        )
+        .into(),
     );
     extra.insert("zp_trans_token".into(), token.clone().into());
     extra.insert("order_token".into(), token.clone().into());
-    extra.insert("qr_code".into(), format!("00020101021226520010vn.zalopay0203001010627000503173{token}").into());
+    extra.insert(
+        "qr_code".into(),
+        format!("00020101021226520010vn.zalopay0203001010627000503173{token}").into(),
+    );
     reply(1, 1, extra)
 }
 
 /// GET /zalopay/pay/{app_trans_id}
-pub(crate) async fn pay_page(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+pub(crate) async fn pay_page(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Response {
     let mut st = shared.state();
     match st.zalopay.orders.get_mut(&id) {
         Some(o) => {
             refresh(o, OffsetDateTime::now_utc());
             super::pay_page(&o.core)
         }
-        None => page(StatusCode::NOT_FOUND, "ZaloPay", "<p>Không tìm thấy giao dịch.</p>"),
+        None => page(
+            StatusCode::NOT_FOUND,
+            "ZaloPay",
+            "<p>Không tìm thấy giao dịch.</p>",
+        ),
     }
 }
 
@@ -271,7 +323,10 @@ pub(crate) fn refresh(o: &mut ZpOrder, now: OffsetDateTime) {
 }
 
 /// The sub_return_code a failure gets (`code` overrides it: a negative number).
-pub(crate) fn outcome_code(outcome: super::Outcome, code: Option<&str>) -> Result<(String, i64), String> {
+pub(crate) fn outcome_code(
+    outcome: super::Outcome,
+    code: Option<&str>,
+) -> Result<(String, i64), String> {
     use super::Outcome::*;
     Ok(match (outcome, code) {
         (Pay, _) => ("1".into(), 1),
@@ -280,26 +335,41 @@ pub(crate) fn outcome_code(outcome: super::Outcome, code: Option<&str>) -> Resul
         (Fail, None) => ("2".into(), -63),
         (Fail, Some(c)) => match c.parse::<i64>() {
             Ok(n) if n < 0 && n > -100_000 => ("2".into(), n),
-            _ => return Err(format!("ZaloPay failure code {c:?} must be a negative number")),
+            _ => {
+                return Err(format!(
+                    "ZaloPay failure code {c:?} must be a negative number"
+                ))
+            }
         },
     })
 }
 
 pub(crate) fn on_final(o: &mut ZpOrder, seq: u64) {
     if o.core.status == Status::Succeeded {
-        let day: i64 = yymmdd(o.core.finished_at.unwrap_or_else(OffsetDateTime::now_utc)).parse().unwrap_or(0);
+        let day: i64 = yymmdd(o.core.finished_at.unwrap_or_else(OffsetDateTime::now_utc))
+            .parse()
+            .unwrap_or(0);
         o.core.txn_id = Some((day * 1_000_000_000 + (seq % 1_000_000_000) as i64).to_string());
     }
 }
 
 pub(crate) fn index_trans(st: &mut ZpState, id: &str) {
-    if let Some(t) = st.orders.get(id).and_then(|o| o.core.txn_id.as_deref()).and_then(|t| t.parse::<i64>().ok()) {
+    if let Some(t) = st
+        .orders
+        .get(id)
+        .and_then(|o| o.core.txn_id.as_deref())
+        .and_then(|t| t.parse::<i64>().ok())
+    {
         st.by_zp_trans.insert(t, id.to_owned());
     }
 }
 
 fn zp_trans_id(o: &ZpOrder) -> i64 {
-    o.core.txn_id.as_deref().and_then(|t| t.parse().ok()).unwrap_or(0)
+    o.core
+        .txn_id
+        .as_deref()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The callback of a paid order (ZaloPay calls back on success only).
@@ -310,7 +380,14 @@ pub(crate) fn callback(shared: &Shared, o: &ZpOrder, tamper: bool) -> Result<Out
     let url = o
         .callback_url
         .clone()
-        .or_else(|| shared.cfg.zalopay.iter().find(|a| a.app_id == o.app_id).and_then(|a| a.callback_url.clone()))
+        .or_else(|| {
+            shared
+                .cfg
+                .zalopay
+                .iter()
+                .find(|a| a.app_id == o.app_id)
+                .and_then(|a| a.callback_url.clone())
+        })
         .ok_or("no callback_url in the order nor configured for the app")?;
     let (_, k2) = keys(shared, o.app_id).ok_or("unknown app")?;
     let data = json!({
@@ -337,7 +414,9 @@ pub(crate) fn callback(shared: &Shared, o: &ZpOrder, tamper: bool) -> Result<Out
     Ok(Outbound {
         post: true,
         url,
-        body: json!({"data": data, "mac": mac, "type": 1}).to_string().into_bytes(),
+        body: json!({"data": data, "mac": mac, "type": 1})
+            .to_string()
+            .into_bytes(),
         content_type: Some("application/json"),
         bank_sign: None,
     })
@@ -361,7 +440,11 @@ pub(crate) fn return_redirect(shared: &Shared, o: &ZpOrder) -> Option<String> {
         ("discountamount", "0".to_owned()),
         ("status", status),
     ];
-    let joined = vals.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>().join("|");
+    let joined = vals
+        .iter()
+        .map(|(_, v)| v.as_str())
+        .collect::<Vec<_>>()
+        .join("|");
     let checksum = hmac_sha256_hex(k2, joined.as_bytes());
     let q = vals
         .iter()
@@ -392,19 +475,25 @@ pub(crate) const POLICY: RetryPolicy = RetryPolicy {
 };
 
 /// POST /zalopay/v2/query
-pub(crate) async fn query(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn query(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Ok(m) = fields(&headers, &body) else {
         return fail(-401);
     };
     let (app_id, _, _) = match check_mac(&shared, &m, &["app_id", "app_trans_id"], true) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let id = text(&m, "app_trans_id").unwrap_or_default();
     let hang = {
         let mut st = shared.state();
         match st.zalopay.orders.get_mut(&id) {
-            Some(o) if o.app_id == app_id => std::mem::replace(&mut o.core.timeout_next_query, false),
+            Some(o) if o.app_id == app_id => {
+                std::mem::replace(&mut o.core.timeout_next_query, false)
+            }
             _ => false,
         }
     };
@@ -412,7 +501,12 @@ pub(crate) async fn query(State(shared): State<Arc<Shared>>, headers: HeaderMap,
         tokio::time::sleep(Duration::from_secs(shared.cfg.query_hang_secs)).await;
     }
     let mut st = shared.state();
-    let Some(o) = st.zalopay.orders.get_mut(&id).filter(|o| o.app_id == app_id) else {
+    let Some(o) = st
+        .zalopay
+        .orders
+        .get_mut(&id)
+        .filter(|o| o.app_id == app_id)
+    else {
         let mut extra = Map::new();
         extra.insert("is_processing".into(), false.into());
         extra.insert("amount".into(), 0.into());
@@ -428,7 +522,10 @@ pub(crate) async fn query(State(shared): State<Arc<Shared>>, headers: HeaderMap,
     };
     let mut extra = Map::new();
     extra.insert("is_processing".into(), false.into());
-    extra.insert("amount".into(), o.core.paid_amount.unwrap_or(o.core.amount).into());
+    extra.insert(
+        "amount".into(),
+        o.core.paid_amount.unwrap_or(o.core.amount).into(),
+    );
     extra.insert("discount_amount".into(), 0.into());
     extra.insert("zp_trans_id".into(), zp_trans_id(o).into());
     extra.insert(
@@ -460,27 +557,46 @@ pub(crate) fn settle_all(st: &mut ZpState, delay: Duration, now: OffsetDateTime)
 }
 
 /// POST /zalopay/v2/refund (asynchronous: return_code 3, then query_refund).
-pub(crate) async fn refund(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn refund(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let now = OffsetDateTime::now_utc();
     let Ok(m) = fields(&headers, &body) else {
         return fail(-401);
     };
-    let order = ["app_id", "zp_trans_id", "amount", "description", "timestamp"];
+    let order = [
+        "app_id",
+        "zp_trans_id",
+        "amount",
+        "description",
+        "timestamp",
+    ];
     let (app_id, _, _) = match check_mac(&shared, &m, &order, false) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let refund_id = text(&m, "m_refund_id").unwrap_or_default();
-    let (Some(zp_trans), Some(amount), Some(_ts)) = (int(&m, "zp_trans_id"), int(&m, "amount"), int(&m, "timestamp")) else {
+    let (Some(zp_trans), Some(amount), Some(_ts)) = (
+        int(&m, "zp_trans_id"),
+        int(&m, "amount"),
+        int(&m, "timestamp"),
+    ) else {
         return fail(-401);
     };
     let prefix_ok = dated_today(&refund_id, now)
         && refund_id
             .get(7..)
             .and_then(|rest| rest.strip_prefix(&format!("{app_id}_")))
-            .is_some_and(|tail| !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+            .is_some_and(|tail| {
+                !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            })
         && refund_id.len() <= 45;
-    if !prefix_ok || amount <= 0 || text(&m, "description").unwrap_or_default().chars().count() > 256 {
+    if !prefix_ok
+        || amount <= 0
+        || text(&m, "description").unwrap_or_default().chars().count() > 256
+    {
         return fail(-401);
     }
     let delay = shared.scaled(Duration::from_secs(shared.cfg.refund_delay_secs));
@@ -505,10 +621,18 @@ pub(crate) async fn refund(State(shared): State<Arc<Shared>>, headers: HeaderMap
     let Some(id) = st.zalopay.by_zp_trans.get(&zp_trans).cloned() else {
         return fail(NOT_FOUND);
     };
-    let Some(o) = st.zalopay.orders.get_mut(&id).filter(|o| o.app_id == app_id) else {
+    let Some(o) = st
+        .zalopay
+        .orders
+        .get_mut(&id)
+        .filter(|o| o.app_id == app_id)
+    else {
         return fail(NOT_FOUND);
     };
-    if o.core.status != Status::Succeeded || amount > o.core.refundable() {
+    if o.core.status != Status::Succeeded
+        || amount > o.core.refundable()
+        || o.core.refunds.len() >= super::MAX_REFUNDS
+    {
         return fail(-401);
     }
     let refund_txn = (seq % 1_000_000_000) as i64 + 9_000_000_000;
@@ -529,26 +653,42 @@ pub(crate) async fn refund(State(shared): State<Arc<Shared>>, headers: HeaderMap
 }
 
 /// POST /zalopay/v2/query_refund
-pub(crate) async fn query_refund(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn query_refund(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let now = OffsetDateTime::now_utc();
     let Ok(m) = fields(&headers, &body) else {
         return fail(-401);
     };
-    let (app_id, _, _) = match check_mac(&shared, &m, &["app_id", "m_refund_id", "timestamp"], false) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
+    let (app_id, _, _) =
+        match check_mac(&shared, &m, &["app_id", "m_refund_id", "timestamp"], false) {
+            Ok(k) => k,
+            Err(r) => return *r,
+        };
     let refund_id = text(&m, "m_refund_id").unwrap_or_default();
     let delay = shared.scaled(Duration::from_secs(shared.cfg.refund_delay_secs));
     let mut st = shared.state();
     let Some(id) = st.zalopay.refunds.get(&refund_id).cloned() else {
         return fail(NOT_FOUND);
     };
-    let Some(o) = st.zalopay.orders.get_mut(&id).filter(|o| o.app_id == app_id) else {
+    let Some(o) = st
+        .zalopay
+        .orders
+        .get_mut(&id)
+        .filter(|o| o.app_id == app_id)
+    else {
         return fail(NOT_FOUND);
     };
     settle_refunds(o, delay, now);
-    let rc = match o.core.refunds.iter().find(|r| r.refund_ref == refund_id).map(|r| r.status) {
+    let rc = match o
+        .core
+        .refunds
+        .iter()
+        .find(|r| r.refund_ref == refund_id)
+        .map(|r| r.status)
+    {
         Some(Status::Succeeded) => 1,
         Some(Status::Pending) => 3,
         _ => 2,
