@@ -169,7 +169,13 @@ impl Env {
         self.post_as(Role::Portal, path, key, body).await
     }
 
-    async fn post_as(&self, role: Role, path: &str, key: Option<&str>, body: &Value) -> (u16, Value, bool) {
+    async fn post_as(
+        &self,
+        role: Role,
+        path: &str,
+        key: Option<&str>,
+        body: &Value,
+    ) -> (u16, Value, bool) {
         let mut r = self
             .app
             .client
@@ -195,7 +201,10 @@ impl Env {
             .send()
             .await
             .unwrap();
-        (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or(Value::Null),
+        )
     }
 
     async fn callback(&self, body: String) -> String {
@@ -213,7 +222,11 @@ impl Env {
 
     async fn new_payment(&self, dossier: &str) -> String {
         let (s, v, _) = self
-            .post("/v1/payments", Some(&format!("k-{dossier}")), &payment_body(dossier, 50_000))
+            .post(
+                "/v1/payments",
+                Some(&format!("k-{dossier}")),
+                &payment_body(dossier, 50_000),
+            )
             .await;
         assert_eq!(s, 201, "{v}");
         v["id"].as_str().unwrap().to_owned()
@@ -222,7 +235,11 @@ impl Env {
     /// Starts a MoMo attempt; returns the gateway reference.
     async fn attempt(&self, id: &str, key: &str) -> (String, Value) {
         let (s, v, _) = self
-            .post(&format!("/v1/payments/{id}/attempts"), Some(key), &json!({"gateway": "momo"}))
+            .post(
+                &format!("/v1/payments/{id}/attempts"),
+                Some(key),
+                &json!({"gateway": "momo"}),
+            )
             .await;
         assert_eq!(s, 201, "{v}");
         (v["reference"].as_str().unwrap().to_owned(), v)
@@ -277,7 +294,13 @@ async fn idempotent_create(db: Db) {
     assert_eq!((s2, r2), (201, true));
     assert_eq!(v1, v2);
     // The same key, another body: 422.
-    let (s3, v3, _) = e.post("/v1/payments", Some("key-1"), &payment_body("HS-IDEM-1", 60_000)).await;
+    let (s3, v3, _) = e
+        .post(
+            "/v1/payments",
+            Some("key-1"),
+            &payment_body("HS-IDEM-1", 60_000),
+        )
+        .await;
     assert_eq!(s3, 422);
     assert_eq!(v3["error"]["code"], "idempotency_key_reused");
     // No key: refused.
@@ -292,7 +315,9 @@ async fn idempotent_create(db: Db) {
     assert_eq!((s6, r6), (400, true));
     // Concurrent duplicates: exactly one payment, the others 409 or the replay.
     let body = payment_body("HS-IDEM-3", 70_000);
-    let futs: Vec<_> = (0..8).map(|_| e.post("/v1/payments", Some("key-3"), &body)).collect();
+    let futs: Vec<_> = (0..8)
+        .map(|_| e.post("/v1/payments", Some("key-3"), &body))
+        .collect();
     let results = futures_util::future::join_all(futs).await;
     let ids: std::collections::HashSet<String> = results
         .iter()
@@ -303,7 +328,8 @@ async fn idempotent_create(db: Db) {
     assert!(results.iter().all(|(s, _, _)| *s == 201 || *s == 409));
     // Another portal's payment does not exist for this one.
     let id = v1["id"].as_str().unwrap();
-    let (secret, rec) = auth::generate_key("other", Role::Portal, time::OffsetDateTime::now_utc()).unwrap();
+    let (secret, rec) =
+        auth::generate_key("other", Role::Portal, time::OffsetDateTime::now_utc()).unwrap();
     e.app.store.insert_api_key(&rec, &[]).await.unwrap();
     let resp = e
         .app
@@ -323,35 +349,64 @@ async fn success_callback_exactly_once(db: Db) {
     let id = e.new_payment("HS-OK-1").await;
     let (gref, v) = e.attempt(&id, "a1").await;
     assert_eq!(v["state"], "pending");
-    assert!(v["redirect_url"].as_str().unwrap().starts_with("https://fake.example/pay/"));
+    assert!(v["redirect_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://fake.example/pay/"));
     assert_eq!(v["payment"]["state"], "pending");
     // Replay of the attempt call: same attempt, no second gateway order.
-    let (_, v2, r2) = e.post(&format!("/v1/payments/{id}/attempts"), Some("a1"), &json!({"gateway": "momo"})).await;
+    let (_, v2, r2) = e
+        .post(
+            &format!("/v1/payments/{id}/attempts"),
+            Some("a1"),
+            &json!({"gateway": "momo"}),
+        )
+        .await;
     assert!(r2);
     assert_eq!(v2["id"], v["id"]);
     assert_eq!(e.script.lock().unwrap().starts, 1);
     // Forged: nothing changes.
-    assert_eq!(e.callback(format!("{gref}|50000|ok|forged")).await, "InvalidSignature");
+    assert_eq!(
+        e.callback(format!("{gref}|50000|ok|forged")).await,
+        "InvalidSignature"
+    );
     assert_eq!(e.state(&id).await["state"], "pending");
     // Unknown order.
-    assert_eq!(e.callback("Gnope|50000|ok|good".into()).await, "OrderNotFound");
+    assert_eq!(
+        e.callback("Gnope|50000|ok|good".into()).await,
+        "OrderNotFound"
+    );
     // Wrong amount: refused and flagged, nothing paid.
-    assert_eq!(e.callback(format!("{gref}|5000|ok|good")).await, "InvalidAmount");
+    assert_eq!(
+        e.callback(format!("{gref}|5000|ok|good")).await,
+        "InvalidAmount"
+    );
     let s = e.state(&id).await;
     assert_eq!(s["state"], "pending");
     assert_eq!(s["flags"][0]["kind"], "amount_mismatch");
     // Malformed and non-UTF-8 bodies.
     assert_eq!(e.callback("x".into()).await, "Malformed");
     // Ten identical callbacks at once: one transition.
-    let futs: Vec<_> = (0..10).map(|_| e.callback(format!("{gref}|50000|ok|good"))).collect();
+    let futs: Vec<_> = (0..10)
+        .map(|_| e.callback(format!("{gref}|50000|ok|good")))
+        .collect();
     let answers = futures_util::future::join_all(futs).await;
-    assert_eq!(answers.iter().filter(|a| *a == "Confirmed").count(), 1, "{answers:?}");
-    assert!(answers.iter().all(|a| a == "Confirmed" || a == "AlreadyConfirmed"));
+    assert_eq!(
+        answers.iter().filter(|a| *a == "Confirmed").count(),
+        1,
+        "{answers:?}"
+    );
+    assert!(answers
+        .iter()
+        .all(|a| a == "Confirmed" || a == "AlreadyConfirmed"));
     let s = e.state(&id).await;
     assert_eq!(s["state"], "succeeded");
     assert_eq!(s["attempts"][0]["gateway_txn_id"], format!("T{gref}"));
     let ts = e.app.store.pay_transitions(&id).await.unwrap();
-    let to_succeeded = ts.iter().filter(|t| t.subject == "payment" && t.to_state == "succeeded").count();
+    let to_succeeded = ts
+        .iter()
+        .filter(|t| t.subject == "payment" && t.to_state == "succeeded")
+        .count();
     assert_eq!(to_succeeded, 1);
     // One balanced posting set.
     let lines = e.app.store.ledger_lines(Some(&id)).await.unwrap();
@@ -359,19 +414,37 @@ async fn success_callback_exactly_once(db: Db) {
     assert!(lines.iter().all(|(_, k, _)| k == "payment_confirmed"));
     assert_ledger_balanced(&e).await;
     // A late failure report for the paid attempt is a conflict, not a change.
-    assert_eq!(e.callback(format!("{gref}|50000|fail|good")).await, "AlreadyConfirmed");
+    assert_eq!(
+        e.callback(format!("{gref}|50000|fail|good")).await,
+        "AlreadyConfirmed"
+    );
     assert_eq!(e.state(&id).await["state"], "succeeded");
     // The outbox holds the success event; the log has the transitions.
     let out = e.app.store.outbox_for_payment(&id).await.unwrap();
     assert!(out.iter().any(|o| o.event_type == "payment.succeeded"));
-    let idx = e.app.store.log_find_subject(&format!("payment:{id}")).await.unwrap();
+    let idx = e
+        .app
+        .store
+        .log_find_subject(&format!("payment:{id}"))
+        .await
+        .unwrap();
     assert!(idx.len() >= 4, "{idx:?}");
-    let bodies = e.app.store.log_entries(0, e.app.store.log_size().await.unwrap()).await.unwrap();
+    let bodies = e
+        .app
+        .store
+        .log_entries(0, e.app.store.log_size().await.unwrap())
+        .await
+        .unwrap();
     // The CCCD and the payer's name never appear in clear in the log.
-    assert!(bodies.iter().all(|b| !b.body.contains("079188001234") && !b.body.contains("Bình")));
+    assert!(bodies
+        .iter()
+        .all(|b| !b.body.contains("079188001234") && !b.body.contains("Bình")));
     e.app.stop().await;
 }
-on_both_databases!(success_callback_exactly_once_db, success_callback_exactly_once);
+on_both_databases!(
+    success_callback_exactly_once_db,
+    success_callback_exactly_once
+);
 
 async fn unknown_then_resolved_and_double_payment(db: Db) {
     let e = env(db, &[]).await;
@@ -382,17 +455,28 @@ async fn unknown_then_resolved_and_double_payment(db: Db) {
     assert_eq!(v["state"], "unknown");
     assert_eq!(v["payment"]["state"], "unknown");
     // No new attempt while the outcome is unknown.
-    let (s, err, _) = e.post(&format!("/v1/payments/{id}/attempts"), Some("u2"), &json!({"gateway": "momo"})).await;
+    let (s, err, _) = e
+        .post(
+            &format!("/v1/payments/{id}/attempts"),
+            Some("u2"),
+            &json!({"gateway": "momo"}),
+        )
+        .await;
     assert_eq!(s, 409, "{err}");
     assert_eq!(err["error"]["code"], "invalid_state");
     // Cancel refused while unknown.
-    let (s, _, _) = e.post(&format!("/v1/payments/{id}/cancel"), Some("c0"), &json!({})).await;
+    let (s, _, _) = e
+        .post(&format!("/v1/payments/{id}/cancel"), Some("c0"), &json!({}))
+        .await;
     assert_eq!(s, 409);
     let worker = instance(&e);
     // The first query times out: still unknown.
     e.script.lock().unwrap().query_timeouts = 1;
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    worker.sync_due(time::OffsetDateTime::now_utc()).await.unwrap();
+    worker
+        .sync_due(time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
     assert_eq!(e.state(&id).await["state"], "unknown");
     // The attempt ref is what the fake was given; it reported the attempt as not final: pending.
     let attempt_ref = gref.clone();
@@ -400,7 +484,13 @@ async fn unknown_then_resolved_and_double_payment(db: Db) {
     worker.sync_due(now).await.unwrap();
     assert_eq!(e.state(&id).await["state"], "pending", "{}", attempt_ref);
     // The citizen gives up on that one and pays with VNPAY; then the first one is paid too.
-    let (s, v2, _) = e.post(&format!("/v1/payments/{id}/attempts"), Some("u3"), &json!({"gateway": "vnpay"})).await;
+    let (s, v2, _) = e
+        .post(
+            &format!("/v1/payments/{id}/attempts"),
+            Some("u3"),
+            &json!({"gateway": "vnpay"}),
+        )
+        .await;
     assert_eq!(s, 201, "{v2}");
     let a2 = v2["id"].as_str().unwrap().to_owned();
     let agg = e.app.store.pay_load(&id).await.unwrap().unwrap();
@@ -413,24 +503,42 @@ async fn unknown_then_resolved_and_double_payment(db: Db) {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200); // empty body: malformed in the gateway's format
-    // VNPAY success through a status query.
+                                             // VNPAY success through a status query.
     e.script
         .lock()
         .unwrap()
         .status
         .insert(vn.gateway_ref.clone().unwrap(), ReportedStatus::Succeeded);
-    worker.sync_attempt(&id, &a2, time::OffsetDateTime::now_utc()).await.unwrap();
+    worker
+        .sync_attempt(&id, &a2, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
     assert_eq!(e.state(&id).await["state"], "succeeded");
     // Now MoMo's callback says the first attempt was paid too: double payment, refunded.
-    assert_eq!(e.callback(format!("{gref}|50000|ok|good")).await, "Confirmed");
+    assert_eq!(
+        e.callback(format!("{gref}|50000|ok|good")).await,
+        "Confirmed"
+    );
     let s = e.state(&id).await;
     assert_eq!(s["state"], "succeeded");
-    let states: Vec<&str> = s["attempts"].as_array().unwrap().iter().map(|a| a["state"].as_str().unwrap()).collect();
+    let states: Vec<&str> = s["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["state"].as_str().unwrap())
+        .collect();
     assert_eq!(states.iter().filter(|s| **s == "succeeded").count(), 1);
     assert!(states.contains(&"double_paid"));
-    assert!(s["flags"].as_array().unwrap().iter().any(|f| f["kind"] == "double_payment"));
+    assert!(s["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["kind"] == "double_payment"));
     // The refund worker returns the money.
-    worker.refunds_due(time::OffsetDateTime::now_utc() + time::Duration::seconds(1)).await.unwrap();
+    worker
+        .refunds_due(time::OffsetDateTime::now_utc() + time::Duration::seconds(1))
+        .await
+        .unwrap();
     let s = e.state(&id).await;
     assert_eq!(s["refunds"][0]["state"], "succeeded", "{s}");
     assert_eq!(s["state"], "succeeded");
@@ -440,39 +548,81 @@ async fn unknown_then_resolved_and_double_payment(db: Db) {
     let b = antin::pay::ledger::balances(lines.iter().map(|(_, _, l)| l));
     use antin::pay::ledger::Account;
     assert_eq!(b[&Account::RefundsPayable], 0);
-    assert_eq!(b[&Account::AgencyCollection("113366668888".into())], -50_000);
+    assert_eq!(
+        b[&Account::AgencyCollection("113366668888".into())],
+        -50_000
+    );
     e.app.stop().await;
 }
-on_both_databases!(unknown_then_resolved_db, unknown_then_resolved_and_double_payment);
+on_both_databases!(
+    unknown_then_resolved_db,
+    unknown_then_resolved_and_double_payment
+);
 
 async fn refunds_cancel_expiry(db: Db) {
     let e = env(db, &[]).await;
     // Paid, then refunded in two parts.
     let id = e.new_payment("HS-REF-1").await;
     let (gref, _) = e.attempt(&id, "r-a").await;
-    assert_eq!(e.callback(format!("{gref}|50000|ok|good")).await, "Confirmed");
-    let (s, v, _) = e.post(&format!("/v1/payments/{id}/refunds"), Some("r1"), &json!({"amount": 20000, "reason": "Nộp thừa"})).await;
+    assert_eq!(
+        e.callback(format!("{gref}|50000|ok|good")).await,
+        "Confirmed"
+    );
+    let (s, v, _) = e
+        .post(
+            &format!("/v1/payments/{id}/refunds"),
+            Some("r1"),
+            &json!({"amount": 20000, "reason": "Nộp thừa"}),
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["refund"]["state"], "succeeded");
     assert_eq!(v["payment"]["state"], "partially_refunded");
     assert_eq!(v["payment"]["refunded"], 20000);
     // More than what is left: refused.
-    let (s, _, _) = e.post(&format!("/v1/payments/{id}/refunds"), Some("r2"), &json!({"amount": 30001, "reason": "x"})).await;
+    let (s, _, _) = e
+        .post(
+            &format!("/v1/payments/{id}/refunds"),
+            Some("r2"),
+            &json!({"amount": 30001, "reason": "x"}),
+        )
+        .await;
     assert_eq!(s, 400);
-    let (s, v, _) = e.post(&format!("/v1/payments/{id}/refunds"), Some("r3"), &json!({"reason": "Hủy hồ sơ"})).await;
+    let (s, v, _) = e
+        .post(
+            &format!("/v1/payments/{id}/refunds"),
+            Some("r3"),
+            &json!({"reason": "Hủy hồ sơ"}),
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["payment"]["state"], "refunded");
     assert_eq!(v["payment"]["refunded"], 50000);
     // Replay of a refund call: no second gateway refund.
-    let (_, _, replayed) = e.post(&format!("/v1/payments/{id}/refunds"), Some("r3"), &json!({"reason": "Hủy hồ sơ"})).await;
+    let (_, _, replayed) = e
+        .post(
+            &format!("/v1/payments/{id}/refunds"),
+            Some("r3"),
+            &json!({"reason": "Hủy hồ sơ"}),
+        )
+        .await;
     assert!(replayed);
     assert_eq!(e.script.lock().unwrap().refunds.len(), 2);
     // A refused refund leaves the money with the agency.
     let id2 = e.new_payment("HS-REF-2").await;
     let (g2, _) = e.attempt(&id2, "r-b").await;
     e.callback(format!("{g2}|50000|ok|good")).await;
-    e.script.lock().unwrap().refund_outcome = Some(RefundOutcome::Rejected { code: "95".into(), message: "no".into() });
-    let (s, v, _) = e.post(&format!("/v1/payments/{id2}/refunds"), Some("r4"), &json!({"reason": "x"})).await;
+    e.script.lock().unwrap().refund_outcome = Some(RefundOutcome::Rejected {
+        code: "95".into(),
+        message: "no".into(),
+    });
+    let (s, v, _) = e
+        .post(
+            &format!("/v1/payments/{id2}/refunds"),
+            Some("r4"),
+            &json!({"reason": "x"}),
+        )
+        .await;
     assert_eq!(s, 201);
     assert_eq!(v["refund"]["state"], "failed");
     assert_eq!(v["payment"]["state"], "succeeded");
@@ -480,10 +630,32 @@ async fn refunds_cancel_expiry(db: Db) {
     // Cancel a pending payment; a success arriving afterwards is a double payment.
     let id3 = e.new_payment("HS-CAN-1").await;
     let (g3, _) = e.attempt(&id3, "c-a").await;
-    let (s, v, _) = e.post(&format!("/v1/payments/{id3}/cancel"), Some("c1"), &json!({})).await;
+    let (s, v, _) = e
+        .post(
+            &format!("/v1/payments/{id3}/cancel"),
+            Some("c1"),
+            &json!({}),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["state"], "cancelled");
-    let (s, _, _) = e.post(&format!("/v1/payments/{id3}/cancel"), Some("c2"), &json!({})).await;
+    // A retry of the same cancel under its key replays the first answer (not a 409).
+    let (s, v, replayed) = e
+        .post(
+            &format!("/v1/payments/{id3}/cancel"),
+            Some("c1"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!((s, replayed), (200, true), "{v}");
+    assert_eq!(v["state"], "cancelled");
+    let (s, _, _) = e
+        .post(
+            &format!("/v1/payments/{id3}/cancel"),
+            Some("c2"),
+            &json!({}),
+        )
+        .await;
     assert_eq!(s, 409);
     e.script.lock().unwrap().refund_outcome = None;
     assert_eq!(e.callback(format!("{g3}|50000|ok|good")).await, "Confirmed");
@@ -493,9 +665,15 @@ async fn refunds_cancel_expiry(db: Db) {
     // Failure then expiry.
     let id4 = e.new_payment("HS-EXP-1").await;
     let (g4, _) = e.attempt(&id4, "e-a").await;
-    assert_eq!(e.callback(format!("{g4}|50000|fail|good")).await, "Confirmed");
+    assert_eq!(
+        e.callback(format!("{g4}|50000|fail|good")).await,
+        "Confirmed"
+    );
     assert_eq!(e.state(&id4).await["state"], "failed");
-    assert_eq!(e.callback(format!("{g4}|50000|fail|good")).await, "AlreadyConfirmed");
+    assert_eq!(
+        e.callback(format!("{g4}|50000|fail|good")).await,
+        "AlreadyConfirmed"
+    );
     let worker = instance(&e);
     let later = time::OffsetDateTime::now_utc() + time::Duration::days(2);
     assert!(worker.expire_due(later).await.unwrap() >= 1);
@@ -537,9 +715,17 @@ async fn webhooks_signed_and_retried(db: Db) {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let url = format!("http://{addr}/hook");
-    let e = env(db, &[("ANTIN_PAYMENTS__PORTALS__DEV-PORTAL__WEBHOOK_URL", url.as_str())]).await;
+    let e = env(
+        db,
+        &[(
+            "ANTIN_PAYMENTS__PORTALS__DEV-PORTAL__WEBHOOK_URL",
+            url.as_str(),
+        )],
+    )
+    .await;
     // The portal's key is named like the configured portal.
-    let (secret, rec) = auth::generate_key("dev-portal", Role::Portal, time::OffsetDateTime::now_utc()).unwrap();
+    let (secret, rec) =
+        auth::generate_key("dev-portal", Role::Portal, time::OffsetDateTime::now_utc()).unwrap();
     e.app.store.insert_api_key(&rec, &[]).await.unwrap();
     let resp = e
         .app
@@ -551,7 +737,10 @@ async fn webhooks_signed_and_retried(db: Db) {
         .send()
         .await
         .unwrap();
-    let id = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let id = resp.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let resp = e
         .app
         .client
@@ -562,23 +751,42 @@ async fn webhooks_signed_and_retried(db: Db) {
         .send()
         .await
         .unwrap();
-    let gref = resp.json::<Value>().await.unwrap()["reference"].as_str().unwrap().to_owned();
+    let gref = resp.json::<Value>().await.unwrap()["reference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     e.callback(format!("{gref}|50000|ok|good")).await;
     let worker = instance(&e);
     let now = time::OffsetDateTime::now_utc();
     // The first delivery is refused (503) and retried after the first backoff step.
     let mut delivered = 0;
     for i in 0..5 {
-        delivered += worker.deliver_due(now + time::Duration::seconds(i)).await.unwrap();
+        delivered += worker
+            .deliver_due(now + time::Duration::seconds(i))
+            .await
+            .unwrap();
     }
     let got = got.lock().unwrap().clone();
     assert_eq!(delivered, got.len());
     let types: Vec<String> = got
         .iter()
-        .map(|(_, b)| serde_json::from_str::<Value>(b).unwrap()["type"].as_str().unwrap().to_owned())
+        .map(|(_, b)| {
+            serde_json::from_str::<Value>(b).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
-    assert_eq!(types.iter().filter(|t| *t == "payment.succeeded").count(), 1, "{types:?}");
-    assert_eq!(types.iter().filter(|t| *t == "payment.pending").count(), 1, "{types:?}");
+    assert_eq!(
+        types.iter().filter(|t| *t == "payment.succeeded").count(),
+        1,
+        "{types:?}"
+    );
+    assert_eq!(
+        types.iter().filter(|t| *t == "payment.pending").count(),
+        1,
+        "{types:?}"
+    );
     let ids: std::collections::HashSet<String> = got
         .iter()
         .map(|(h, _)| h["x-antin-event-id"].to_str().unwrap().to_owned())
@@ -587,7 +795,10 @@ async fn webhooks_signed_and_retried(db: Db) {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"ANTINDEVWEBHOOKKEY00000000000000");
     for (headers, body) in &got {
         let v: Value = serde_json::from_str(body).unwrap();
-        assert_eq!(headers["x-antin-event-id"].to_str().unwrap(), v["id"].as_str().unwrap());
+        assert_eq!(
+            headers["x-antin-event-id"].to_str().unwrap(),
+            v["id"].as_str().unwrap()
+        );
         let sig = headers["x-antin-signature"].to_str().unwrap();
         let (t, v1) = sig.split_once(",v1=").unwrap();
         let t: i64 = t.strip_prefix("t=").unwrap().parse().unwrap();
@@ -598,7 +809,13 @@ async fn webhooks_signed_and_retried(db: Db) {
         assert!(ring::hmac::verify(&key, forged.as_bytes(), &hex::decode(v1).unwrap()).is_err());
     }
     // Delivered once: nothing more is due, ever.
-    assert_eq!(worker.deliver_due(now + time::Duration::days(2)).await.unwrap(), 0);
+    assert_eq!(
+        worker
+            .deliver_due(now + time::Duration::days(2))
+            .await
+            .unwrap(),
+        0
+    );
     e.app.stop().await;
 }
 on_both_databases!(webhooks_signed_and_retried_db, webhooks_signed_and_retried);
@@ -617,27 +834,44 @@ async fn two_instances_never_double_process(db: Db) {
     let b = instance(&e);
     let now = time::OffsetDateTime::now_utc() + time::Duration::seconds(5);
     let (ca, cb) = tokio::join!(
-        a.store().pay_claim_sync(&a.instance, now, time::Duration::seconds(60), 8),
-        b.store().pay_claim_sync(&b.instance, now, time::Duration::seconds(60), 8),
+        a.store()
+            .pay_claim_sync(&a.instance, now, time::Duration::seconds(60), 8),
+        b.store()
+            .pay_claim_sync(&b.instance, now, time::Duration::seconds(60), 8),
     );
     let (ca, cb) = (ca.unwrap(), cb.unwrap());
     assert_eq!(ca.len() + cb.len(), 12, "{ca:?} {cb:?}");
     let sa: std::collections::HashSet<_> = ca.iter().map(|x| &x.attempt_id).collect();
     assert!(cb.iter().all(|x| !sa.contains(&x.attempt_id)));
     // While leased, nothing more is handed out.
-    assert!(a.store().pay_claim_sync("c", now, time::Duration::seconds(60), 8).await.unwrap().is_empty());
+    assert!(a
+        .store()
+        .pay_claim_sync("c", now, time::Duration::seconds(60), 8)
+        .await
+        .unwrap()
+        .is_empty());
     // Status queries racing callbacks on the same attempts: one transition each.
     for id in &ids {
         let agg = e.app.store.pay_load(id).await.unwrap().unwrap();
-        let r = agg.attempts[0].gateway_ref.clone().unwrap_or(agg.attempts[0].attempt_ref.clone());
-        e.script.lock().unwrap().status.insert(r, ReportedStatus::Succeeded);
+        let r = agg.attempts[0]
+            .gateway_ref
+            .clone()
+            .unwrap_or(agg.attempts[0].attempt_ref.clone());
+        e.script
+            .lock()
+            .unwrap()
+            .status
+            .insert(r, ReportedStatus::Succeeded);
     }
     let later = now + time::Duration::seconds(120);
     let mut futs = Vec::new();
     for id in &ids {
         let agg = e.app.store.pay_load(id).await.unwrap().unwrap();
         let aid = agg.attempts[0].id.clone();
-        let gref = agg.attempts[0].gateway_ref.clone().unwrap_or(agg.attempts[0].attempt_ref.clone());
+        let gref = agg.attempts[0]
+            .gateway_ref
+            .clone()
+            .unwrap_or(agg.attempts[0].attempt_ref.clone());
         futs.push(async move { (id.clone(), aid, gref) });
     }
     let items = futures_util::future::join_all(futs).await;
@@ -656,7 +890,9 @@ async fn two_instances_never_double_process(db: Db) {
     for id in &ids {
         let ts = e.app.store.pay_transitions(id).await.unwrap();
         assert_eq!(
-            ts.iter().filter(|t| t.subject == "payment" && t.to_state == "succeeded").count(),
+            ts.iter()
+                .filter(|t| t.subject == "payment" && t.to_state == "succeeded")
+                .count(),
             1,
             "{ts:?}"
         );

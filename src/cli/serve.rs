@@ -99,7 +99,12 @@ async fn start_payments(state: &Arc<AppState>) -> Result<Option<crate::sim::SimH
     let mut handle = None;
     if cfg.simulators {
         let base = if cfg.callback_base_url.is_empty() {
-            state.config.server.public_url.trim_end_matches('/').to_owned()
+            state
+                .config
+                .server
+                .public_url
+                .trim_end_matches('/')
+                .to_owned()
         } else {
             cfg.callback_base_url.trim_end_matches('/').to_owned()
         };

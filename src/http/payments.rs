@@ -82,8 +82,10 @@ fn json_response(done: &Done, replayed: bool) -> Response {
     let status = StatusCode::from_u16(done.status).unwrap_or(StatusCode::OK);
     let mut resp = (status, Json(done.body.clone())).into_response();
     if replayed {
-        resp.headers_mut()
-            .insert("idempotent-replayed", header::HeaderValue::from_static("true"));
+        resp.headers_mut().insert(
+            "idempotent-replayed",
+            header::HeaderValue::from_static("true"),
+        );
     }
     resp
 }
@@ -203,14 +205,21 @@ async fn create(
     let body = read_body(req, MAX_PORTAL_BODY).await?;
     let ip = client_ip(conn.as_deref());
     let st = state.clone();
-    idempotent(&state, &caller, &headers, "POST /v1/payments", &body.clone(), |mut ctx| async move {
-        ctx.client_ip = ip;
-        let v = parse_json(&body)?;
-        let req = NewPayment::parse(&v)?;
-        Ok(pay
-            .create(&ctx, req, st.log.pseudonymizer(), OffsetDateTime::now_utc())
-            .await?)
-    })
+    idempotent(
+        &state,
+        &caller,
+        &headers,
+        "POST /v1/payments",
+        &body.clone(),
+        |mut ctx| async move {
+            ctx.client_ip = ip;
+            let v = parse_json(&body)?;
+            let req = NewPayment::parse(&v)?;
+            Ok(pay
+                .create(&ctx, req, st.log.pseudonymizer(), OffsetDateTime::now_utc())
+                .await?)
+        },
+    )
     .await
 }
 
@@ -256,35 +265,50 @@ async fn start_attempt(
     let ip = client_ip(conn.as_deref());
     let route = format!("POST /v1/payments/{id}/attempts");
     let portal = caller.id.clone();
-    idempotent(&state, &caller, &headers, &route, &body.clone(), |mut ctx| async move {
-        let v = parse_json(&body)?;
-        let gw = v.get("gateway").and_then(|g| g.as_str()).unwrap_or("");
-        let kind: GatewayKind = parse_gateway(gw).ok_or_else(|| {
-            ApiError::with_detail(
-                ErrorCode::BadRequest,
-                "\"gateway\" must be one of vnpay, momo, zalopay, vietqr",
-            )
-        })?;
-        // The citizen's address, when the portal passes it on (VNPAY wants vnp_IpAddr).
-        ctx.client_ip = v
-            .get("client_ip")
-            .and_then(|c| c.as_str())
-            .and_then(|c| c.parse::<std::net::IpAddr>().ok())
-            .map(|c| c.to_string())
-            .unwrap_or(ip);
-        if let Some(l) = v.get("lang").and_then(|l| l.as_str()).and_then(Lang::parse) {
-            ctx.lang = l;
-        }
-        Ok(pay
-            .start_attempt(&ctx, Some(&portal), &id, kind, OffsetDateTime::now_utc())
-            .await?)
-    })
+    idempotent(
+        &state,
+        &caller,
+        &headers,
+        &route,
+        &body.clone(),
+        |mut ctx| async move {
+            let v = parse_json(&body)?;
+            let gw = v.get("gateway").and_then(|g| g.as_str()).unwrap_or("");
+            let kind: GatewayKind = parse_gateway(gw).ok_or_else(|| {
+                ApiError::with_detail(
+                    ErrorCode::BadRequest,
+                    "\"gateway\" must be one of vnpay, momo, zalopay, vietqr",
+                )
+            })?;
+            // The citizen's address, when the portal passes it on (VNPAY wants vnp_IpAddr).
+            ctx.client_ip = v
+                .get("client_ip")
+                .and_then(|c| c.as_str())
+                .and_then(|c| c.parse::<std::net::IpAddr>().ok())
+                .map(|c| c.to_string())
+                .unwrap_or(ip);
+            if let Some(l) = v.get("lang").and_then(|l| l.as_str()).and_then(Lang::parse) {
+                ctx.lang = l;
+            }
+            Ok(pay
+                .start_attempt(&ctx, Some(&portal), &id, kind, OffsetDateTime::now_utc())
+                .await?)
+        },
+    )
     .await
 }
 
 /// The VietQR payload of an attempt (the caller must see the payment).
-async fn qr_payload(state: &AppState, caller: Option<&Caller>, id: &str, aid: &str) -> Result<String, ApiError> {
-    let caller = require(caller, &[Role::Portal, Role::Finance, Role::Auditor, Role::Admin])?;
+async fn qr_payload(
+    state: &AppState,
+    caller: Option<&Caller>,
+    id: &str,
+    aid: &str,
+) -> Result<String, ApiError> {
+    let caller = require(
+        caller,
+        &[Role::Portal, Role::Finance, Role::Auditor, Role::Admin],
+    )?;
     let agg = state
         .store
         .pay_load(id)
@@ -339,39 +363,56 @@ async fn refund(
     let ip = client_ip(conn.as_deref());
     let route = format!("POST /v1/payments/{id}/refunds");
     let portal = (caller.role == Role::Portal).then(|| caller.id.clone());
-    idempotent(&state, &caller, &headers, &route, &body.clone(), |mut ctx| async move {
-        ctx.client_ip = ip;
-        let v = parse_json(&body)?;
-        let amount = match v.get("amount") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::Number(n)) => Some(n.as_i64().filter(|a| *a > 0).ok_or_else(
-                || {
-                    ApiError::with_detail(
+    idempotent(
+        &state,
+        &caller,
+        &headers,
+        &route,
+        &body.clone(),
+        |mut ctx| async move {
+            ctx.client_ip = ip;
+            let v = parse_json(&body)?;
+            let amount = match v.get("amount") {
+                None | Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::Number(n)) => {
+                    Some(n.as_i64().filter(|a| *a > 0).ok_or_else(|| {
+                        ApiError::with_detail(
+                            ErrorCode::BadRequest,
+                            "\"amount\" must be a positive whole number of dong",
+                        )
+                    })?)
+                }
+                Some(_) => {
+                    return Err(ApiError::with_detail(
                         ErrorCode::BadRequest,
                         "\"amount\" must be a positive whole number of dong",
+                    ))
+                }
+            };
+            let reason = v
+                .get("reason")
+                .and_then(|r| r.as_str())
+                .map(str::trim)
+                .filter(|r| !r.is_empty() && r.chars().count() <= 200)
+                .ok_or_else(|| {
+                    ApiError::with_detail(
+                        ErrorCode::BadRequest,
+                        "\"reason\" (1 to 200 characters) is required",
                     )
-                },
-            )?),
-            Some(_) => {
-                return Err(ApiError::with_detail(
-                    ErrorCode::BadRequest,
-                    "\"amount\" must be a positive whole number of dong",
-                ))
-            }
-        };
-        let reason = v
-            .get("reason")
-            .and_then(|r| r.as_str())
-            .map(str::trim)
-            .filter(|r| !r.is_empty() && r.chars().count() <= 200)
-            .ok_or_else(|| {
-                ApiError::with_detail(ErrorCode::BadRequest, "\"reason\" (1 to 200 characters) is required")
-            })?
-            .to_owned();
-        Ok(pay
-            .refund(&ctx, portal.as_deref(), &id, amount, &reason, OffsetDateTime::now_utc())
-            .await?)
-    })
+                })?
+                .to_owned();
+            Ok(pay
+                .refund(
+                    &ctx,
+                    portal.as_deref(),
+                    &id,
+                    amount,
+                    &reason,
+                    OffsetDateTime::now_utc(),
+                )
+                .await?)
+        },
+    )
     .await
 }
 
@@ -409,11 +450,17 @@ async fn unresolved(
     caller: Option<Extension<Caller>>,
     Query(q): Query<DateQuery>,
 ) -> Result<Response, ApiError> {
-    require(caller.as_deref(), &[Role::Finance, Role::Auditor, Role::Admin])?;
+    require(
+        caller.as_deref(),
+        &[Role::Finance, Role::Auditor, Role::Admin],
+    )?;
     let pay = payments(&state)?;
     let date = match q.date {
-        Some(d) => time::Date::parse(&d, time::macros::format_description!("[year]-[month]-[day]"))
-            .map_err(|_| ApiError::with_detail(ErrorCode::BadRequest, "date must be YYYY-MM-DD"))?,
+        Some(d) => time::Date::parse(
+            &d,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .map_err(|_| ApiError::with_detail(ErrorCode::BadRequest, "date must be YYYY-MM-DD"))?,
         None => OffsetDateTime::now_utc()
             .to_offset(crate::timefmt::VIETNAM)
             .date(),
@@ -436,7 +483,10 @@ async fn payment_ledger(
     caller: Option<Extension<Caller>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    require(caller.as_deref(), &[Role::Finance, Role::Auditor, Role::Admin])?;
+    require(
+        caller.as_deref(),
+        &[Role::Finance, Role::Auditor, Role::Admin],
+    )?;
     let lines = state.store.ledger_lines(Some(&id)).await?;
     Ok(Json(serde_json::json!({
         "payment_id": id,
@@ -451,7 +501,10 @@ async fn balances(
     State(state): State<Arc<AppState>>,
     caller: Option<Extension<Caller>>,
 ) -> Result<Response, ApiError> {
-    require(caller.as_deref(), &[Role::Finance, Role::Auditor, Role::Admin])?;
+    require(
+        caller.as_deref(),
+        &[Role::Finance, Role::Auditor, Role::Admin],
+    )?;
     let lines = state.store.ledger_lines(None).await?;
     let b = crate::pay::ledger::balances(lines.iter().map(|(_, _, l)| l));
     let map: serde_json::Map<String, serde_json::Value> = b
@@ -472,7 +525,9 @@ async fn callback(state: Arc<AppState>, kind: GatewayKind, req: Request) -> Resp
             // Too large (or broken): answered as malformed in the gateway's own format.
             let c = pay.registry().of_kind(kind);
             return match c.first() {
-                Some((_, c)) => to_response(c.answer(crate::pay::connector::CallbackAnswer::Malformed)),
+                Some((_, c)) => {
+                    to_response(c.answer(crate::pay::connector::CallbackAnswer::Malformed))
+                }
                 None => StatusCode::NOT_FOUND.into_response(),
             };
         }

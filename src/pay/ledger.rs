@@ -229,7 +229,12 @@ pub fn refund_refused(collection_account: &str, amount: Vnd) -> PostingSet {
 }
 
 /// A gateway paid out `gross` for an agency account, keeping `fee` (0 <= fee < gross).
-pub fn settlement(gateway: &str, collection_account: &str, gross: Vnd, fee: i64) -> Option<PostingSet> {
+pub fn settlement(
+    gateway: &str,
+    collection_account: &str,
+    gross: Vnd,
+    fee: i64,
+) -> Option<PostingSet> {
     if fee < 0 || fee >= gross.get() {
         return None;
     }
@@ -272,8 +277,14 @@ mod tests {
         // A deterministic sweep over amounts (including the extremes of VND fees).
         let mut x: u64 = 12345;
         for i in 0..10_000 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let a = if i == 0 { 1 } else { (x >> 20) as i64 % 50_000_000 + 1 };
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let a = if i == 0 {
+                1
+            } else {
+                (x >> 20) as i64 % 50_000_000 + 1
+            };
             let a = Vnd::new(a).unwrap();
             let fee = (x >> 7) as i64 % a.get();
             let sets = [

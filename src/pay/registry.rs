@@ -33,7 +33,10 @@ where
         gateway,
         reason,
     };
-    let cfg: C = value.clone().try_into().map_err(|e: toml::de::Error| err(e.to_string()))?;
+    let cfg: C = value
+        .clone()
+        .try_into()
+        .map_err(|e: toml::de::Error| err(e.to_string()))?;
     make(cfg).map_err(|e| err(e.to_string()))
 }
 

@@ -80,7 +80,9 @@ impl std::fmt::Debug for Registry {
             .map(|(a, k)| format!("{a}/{}", gateway_name(*k)))
             .collect();
         keys.sort();
-        f.debug_struct("Registry").field("connectors", &keys).finish()
+        f.debug_struct("Registry")
+            .field("connectors", &keys)
+            .finish()
     }
 }
 
@@ -465,9 +467,11 @@ impl Payments {
         pseudonyms: &Pseudonymizer,
         now: OffsetDateTime,
     ) -> Result<Done, PayError> {
-        let agency = self.cfg.agencies.get(&req.agency).ok_or_else(|| {
-            PayError::Invalid(format!("unknown agency {:?}", req.agency))
-        })?;
+        let agency = self
+            .cfg
+            .agencies
+            .get(&req.agency)
+            .ok_or_else(|| PayError::Invalid(format!("unknown agency {:?}", req.agency)))?;
         let expires_at = match req.expires_at {
             Some(t) => {
                 if t <= now + Duration::seconds(60) {
@@ -486,9 +490,10 @@ impl Payments {
             None => now + Duration::seconds(self.cfg.default_expiry_secs as i64),
         };
         let id = uuid::Uuid::new_v4().to_string();
-        let description = req.description.clone().unwrap_or_else(|| {
-            format!("Thanh toán lệ phí hồ sơ {}", req.dossier_ref)
-        });
+        let description = req
+            .description
+            .clone()
+            .unwrap_or_else(|| format!("Thanh toán lệ phí hồ sơ {}", req.dossier_ref));
         let p = PaymentRecord {
             id: id.clone(),
             portal: ctx.actor.clone(),
@@ -610,7 +615,14 @@ impl Payments {
                     next_query_at: Some(now + scaled(&self.cfg, 30)),
                     query_count: 0,
                 };
-                let t = transition("attempt", &a.id, None, "created", "attempt_created", &ctx.actor);
+                let t = transition(
+                    "attempt",
+                    &a.id,
+                    None,
+                    "created",
+                    "attempt_created",
+                    &ctx.actor,
+                );
                 let change = PayChange {
                     payment_id: payment_id.to_owned(),
                     expected_version: agg.payment.version,
@@ -640,54 +652,57 @@ impl Payments {
         };
         let result = connector.start(&req).await;
         let mut unavailable = None;
-        let (event, cause, fill): (AttemptEvent, String, Box<dyn Fn(&mut AttemptRecord) + Send + Sync>) =
-            match result {
-                Ok(StartOutcome::Redirect { url, gateway_ref }) => (
-                    AttemptEvent::Started,
-                    "gateway_accepted".into(),
-                    Box::new(move |a: &mut AttemptRecord| {
-                        a.redirect_url = Some(url.clone());
-                        a.gateway_ref = Some(gateway_ref.clone());
-                    }),
-                ),
-                Ok(StartOutcome::Qr {
-                    payload,
-                    gateway_ref,
-                }) => (
-                    AttemptEvent::Started,
-                    "qr_issued".into(),
-                    Box::new(move |a: &mut AttemptRecord| {
-                        a.qr_payload = Some(payload.clone());
-                        a.gateway_ref = Some(gateway_ref.clone());
-                    }),
-                ),
-                Ok(StartOutcome::Rejected { code, message }) => {
-                    tracing::info!(gateway = gw, %code, %message, "gateway rejected the order");
-                    (
-                        AttemptEvent::Rejected,
-                        format!("gateway_rejected:{code}"),
-                        Box::new(|_: &mut AttemptRecord| {}),
-                    )
-                }
-                Err(GatewayError::Unknown { detail, .. }) => {
-                    tracing::warn!(gateway = gw, %detail, "no trustworthy answer: attempt UNKNOWN");
-                    (
-                        AttemptEvent::NoAnswer,
-                        "gateway_no_answer".into(),
-                        Box::new(|_: &mut AttemptRecord| {}),
-                    )
-                }
-                Err(e) => {
-                    // Nothing was sent (circuit open, unsupported, configuration): the attempt
-                    // failed here, with certainty.
-                    unavailable = Some(e.to_string());
-                    (
-                        AttemptEvent::Rejected,
-                        "gateway_not_called".into(),
-                        Box::new(|_: &mut AttemptRecord| {}),
-                    )
-                }
-            };
+        let (event, cause, fill): (
+            AttemptEvent,
+            String,
+            Box<dyn Fn(&mut AttemptRecord) + Send + Sync>,
+        ) = match result {
+            Ok(StartOutcome::Redirect { url, gateway_ref }) => (
+                AttemptEvent::Started,
+                "gateway_accepted".into(),
+                Box::new(move |a: &mut AttemptRecord| {
+                    a.redirect_url = Some(url.clone());
+                    a.gateway_ref = Some(gateway_ref.clone());
+                }),
+            ),
+            Ok(StartOutcome::Qr {
+                payload,
+                gateway_ref,
+            }) => (
+                AttemptEvent::Started,
+                "qr_issued".into(),
+                Box::new(move |a: &mut AttemptRecord| {
+                    a.qr_payload = Some(payload.clone());
+                    a.gateway_ref = Some(gateway_ref.clone());
+                }),
+            ),
+            Ok(StartOutcome::Rejected { code, message }) => {
+                tracing::info!(gateway = gw, %code, %message, "gateway rejected the order");
+                (
+                    AttemptEvent::Rejected,
+                    format!("gateway_rejected:{code}"),
+                    Box::new(|_: &mut AttemptRecord| {}),
+                )
+            }
+            Err(GatewayError::Unknown { detail, .. }) => {
+                tracing::warn!(gateway = gw, %detail, "no trustworthy answer: attempt UNKNOWN");
+                (
+                    AttemptEvent::NoAnswer,
+                    "gateway_no_answer".into(),
+                    Box::new(|_: &mut AttemptRecord| {}),
+                )
+            }
+            Err(e) => {
+                // Nothing was sent (circuit open, unsupported, configuration): the attempt
+                // failed here, with certainty.
+                unavailable = Some(e.to_string());
+                (
+                    AttemptEvent::Rejected,
+                    "gateway_not_called".into(),
+                    Box::new(|_: &mut AttemptRecord| {}),
+                )
+            }
+        };
         self.on_attempt_event(
             payment_id,
             &attempt.id,
@@ -753,7 +768,9 @@ impl Payments {
                 AttemptStep::To(to) => {
                     a.state = to;
                     a.next_query_at = match to {
-                        AttemptState::Unknown => Some(now + scaled(&self.cfg, SYNC_BACKOFF_SECS[0])),
+                        AttemptState::Unknown => {
+                            Some(now + scaled(&self.cfg, SYNC_BACKOFF_SECS[0]))
+                        }
                         // Past its window, status sync asks (the callback may be lost).
                         AttemptState::Pending | AttemptState::Created => Some(std::cmp::max(
                             a.expires_at + scaled(&self.cfg, 60),
@@ -829,7 +846,9 @@ impl Payments {
                     "system",
                 ));
                 change.new_refunds.push(r);
-                change.outbox.push(self.event(p, "payment.double_payment", &a, now));
+                change
+                    .outbox
+                    .push(self.event(p, "payment.double_payment", &a, now));
             }
             if let Some(to) = d.payment {
                 change.payment_state = Some(to);
@@ -849,9 +868,12 @@ impl Payments {
                 }
                 let mut after = p.clone();
                 after.state = to;
-                change
-                    .outbox
-                    .push(self.event(&after, &format!("payment.{}", to.as_str()), &a, now));
+                change.outbox.push(self.event(
+                    &after,
+                    &format!("payment.{}", to.as_str()),
+                    &a,
+                    now,
+                ));
             }
             for t in &change.transitions {
                 change.log.push(log_for(payment_id, t, now));
@@ -892,7 +914,13 @@ impl Payments {
         Err(PayError::Contended)
     }
 
-    fn event(&self, p: &PaymentRecord, kind: &str, a: &AttemptRecord, now: OffsetDateTime) -> OutboxEvent {
+    fn event(
+        &self,
+        p: &PaymentRecord,
+        kind: &str,
+        a: &AttemptRecord,
+        now: OffsetDateTime,
+    ) -> OutboxEvent {
         let id = uuid::Uuid::new_v4().to_string();
         let body = json!({
             "id": id,
@@ -917,7 +945,13 @@ impl Payments {
         }
     }
 
-    fn payment_event(&self, p: &PaymentRecord, kind: &str, extra: Value, now: OffsetDateTime) -> OutboxEvent {
+    fn payment_event(
+        &self,
+        p: &PaymentRecord,
+        kind: &str,
+        extra: Value,
+        now: OffsetDateTime,
+    ) -> OutboxEvent {
         let id = uuid::Uuid::new_v4().to_string();
         let mut data = json!({
             "payment_id": p.id,
@@ -944,7 +978,11 @@ impl Payments {
 
     // --- Reports (callbacks and status queries) -------------------------------------------------
 
-    fn outcome_of(status: &ReportedStatus, a: &AttemptRecord, now: OffsetDateTime) -> Option<(Outcome, String)> {
+    fn outcome_of(
+        status: &ReportedStatus,
+        a: &AttemptRecord,
+        now: OffsetDateTime,
+    ) -> Option<(Outcome, String)> {
         Some(match status {
             ReportedStatus::Succeeded => (Outcome::Succeeded, "gateway_succeeded".into()),
             ReportedStatus::Failed { code } => (Outcome::Failed, format!("gateway_failed:{code}")),
@@ -1078,7 +1116,8 @@ impl Payments {
         }
         let Some((outcome, cause)) = Self::outcome_of(&report.status, attempt, now) else {
             cb.outcome = "not_final".into();
-            let entry = record::payment_callback(gw, &raw, cb.payment_id.as_deref(), &cb.outcome, now);
+            let entry =
+                record::payment_callback(gw, &raw, cb.payment_id.as_deref(), &cb.outcome, now);
             self.store.pay_record_callback(&cb, &[entry], now).await?;
             return Ok(CallbackAnswer::Confirmed);
         };
@@ -1188,7 +1227,10 @@ impl Payments {
             }
         } else {
             let q = QueryRequest {
-                gateway_ref: a.gateway_ref.clone().unwrap_or_else(|| a.attempt_ref.clone()),
+                gateway_ref: a
+                    .gateway_ref
+                    .clone()
+                    .unwrap_or_else(|| a.attempt_ref.clone()),
                 created_at: a.created_at,
                 gateway_txn_id: a.gateway_txn_id.clone(),
                 client_ip: a.client_ip.clone(),
@@ -1292,18 +1334,34 @@ impl Payments {
         payment_id: &str,
         now: OffsetDateTime,
     ) -> Result<Done, PayError> {
-        self.apply_payment_event(ctx, portal, payment_id, PaymentEvent::Cancel, "cancelled_by_portal", now)
-            .await
+        self.apply_payment_event(
+            ctx,
+            portal,
+            payment_id,
+            PaymentEvent::Cancel,
+            "cancelled_by_portal",
+            now,
+        )
+        .await
     }
 
     /// Expires a payment whose time ran out with nothing waiting (the sweep).
     pub async fn expire(&self, payment_id: &str, now: OffsetDateTime) -> Result<bool, PayError> {
         let agg = self.load(payment_id).await?;
-        if agg.payment.expires_at > now || payment_step(agg.payment.state, PaymentEvent::Expire).is_err() {
+        if agg.payment.expires_at > now
+            || payment_step(agg.payment.state, PaymentEvent::Expire).is_err()
+        {
             return Ok(false);
         }
         match self
-            .apply_payment_event(&Ctx::system(), None, payment_id, PaymentEvent::Expire, "expiry_passed", now)
+            .apply_payment_event(
+                &Ctx::system(),
+                None,
+                payment_id,
+                PaymentEvent::Expire,
+                "expiry_passed",
+                now,
+            )
             .await
         {
             Ok(_) => Ok(true),
@@ -1328,7 +1386,14 @@ impl Payments {
             }
             let p = &agg.payment;
             let to = payment_step(p.state, event)?;
-            let t = transition("payment", &p.id, Some(p.state.as_str()), to.as_str(), cause, &ctx.actor);
+            let t = transition(
+                "payment",
+                &p.id,
+                Some(p.state.as_str()),
+                to.as_str(),
+                cause,
+                &ctx.actor,
+            );
             let mut after = agg.clone();
             after.payment.state = to;
             after.payment.version += 1;
@@ -1350,7 +1415,12 @@ impl Payments {
         Err(PayError::Contended)
     }
 
-    fn payment_event_row(&self, p: &PaymentRecord, to: PaymentState, now: OffsetDateTime) -> OutboxEvent {
+    fn payment_event_row(
+        &self,
+        p: &PaymentRecord,
+        to: PaymentState,
+        now: OffsetDateTime,
+    ) -> OutboxEvent {
         self.payment_event(p, &format!("payment.{}", to.as_str()), json!({}), now)
     }
 
@@ -1382,7 +1452,9 @@ impl Payments {
                     },
                 )
                 .map_err(|e| {
-                    if p.state == PaymentState::Succeeded || p.state == PaymentState::PartiallyRefunded {
+                    if p.state == PaymentState::Succeeded
+                        || p.state == PaymentState::PartiallyRefunded
+                    {
                         PayError::Invalid(format!(
                             "the refund must be between 1 and {} VND",
                             p.amount - p.refunded
@@ -1395,9 +1467,12 @@ impl Payments {
                     .attempts
                     .iter()
                     .find(|a| a.state == AttemptState::Succeeded)
-                    .ok_or_else(|| StoreError::Corrupt(format!("paid payment {} without a success", p.id)))?
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("paid payment {} without a success", p.id))
+                    })?
                     .clone();
-                let amount_v = Vnd::new(amount).ok_or_else(|| PayError::Invalid("amount".into()))?;
+                let amount_v =
+                    Vnd::new(amount).ok_or_else(|| PayError::Invalid("amount".into()))?;
                 let r = RefundRecord {
                     id: uuid::Uuid::new_v4().to_string(),
                     payment_id: p.id.clone(),
@@ -1419,8 +1494,22 @@ impl Payments {
                     tries: 0,
                 };
                 let ts = vec![
-                    transition("payment", &p.id, Some(p.state.as_str()), to.as_str(), "refund_requested", &ctx.actor),
-                    transition("refund", &r.id, None, "pending", "refund_requested", &ctx.actor),
+                    transition(
+                        "payment",
+                        &p.id,
+                        Some(p.state.as_str()),
+                        to.as_str(),
+                        "refund_requested",
+                        &ctx.actor,
+                    ),
+                    transition(
+                        "refund",
+                        &r.id,
+                        None,
+                        "pending",
+                        "refund_requested",
+                        &ctx.actor,
+                    ),
                 ];
                 let mut after = p.clone();
                 after.state = to;
@@ -1431,8 +1520,16 @@ impl Payments {
                     log: ts.iter().map(|t| log_for(&p.id, t, now)).collect(),
                     transitions: ts,
                     new_refunds: vec![r.clone()],
-                    postings: vec![(r.id.clone(), ledger::refund_requested(&p.collection_account, amount_v))],
-                    outbox: vec![self.payment_event(&after, "payment.refund_pending", json!({"refund_id": r.id, "refund_amount": amount}), now)],
+                    postings: vec![(
+                        r.id.clone(),
+                        ledger::refund_requested(&p.collection_account, amount_v),
+                    )],
+                    outbox: vec![self.payment_event(
+                        &after,
+                        "payment.refund_pending",
+                        json!({"refund_id": r.id, "refund_amount": amount}),
+                        now,
+                    )],
                     ..Default::default()
                 };
                 if self.store.pay_commit(&change, now).await? {
@@ -1444,7 +1541,11 @@ impl Payments {
         self.call_refund(&payment, &attempt, &refund, &ctx.actor, &ctx.client_ip, now)
             .await?;
         let agg = self.load(payment_id).await?;
-        let r = agg.refunds.iter().find(|x| x.id == refund.id).ok_or(PayError::NotFound)?;
+        let r = agg
+            .refunds
+            .iter()
+            .find(|x| x.id == refund.id)
+            .ok_or(PayError::NotFound)?;
         let body = json!({"refund": refund_view(r), "payment": view(&agg)});
         if let Some(idem) = Self::idem_response(ctx, 201, &body) {
             self.store.idem_finish(&idem).await?;
@@ -1472,7 +1573,10 @@ impl Payments {
         };
         let req = RefundRequest {
             refund_ref: r.refund_ref.clone(),
-            gateway_ref: a.gateway_ref.clone().unwrap_or_else(|| a.attempt_ref.clone()),
+            gateway_ref: a
+                .gateway_ref
+                .clone()
+                .unwrap_or_else(|| a.attempt_ref.clone()),
             gateway_txn_id: a.gateway_txn_id.clone(),
             amount_vnd: r.amount,
             full: r.full,
@@ -1483,39 +1587,90 @@ impl Payments {
             client_ip: client_ip.to_owned(),
         };
         let tries = r.tries + 1;
-        let retry = now + scaled(&self.cfg, SYNC_BACKOFF_SECS[(tries as usize).min(SYNC_BACKOFF_SECS.len() - 1)]);
+        let retry = now
+            + scaled(
+                &self.cfg,
+                SYNC_BACKOFF_SECS[(tries as usize).min(SYNC_BACKOFF_SECS.len() - 1)],
+            );
         match connector.refund(&req).await {
             Ok(RefundOutcome::Refunded { gateway_refund_id }) => {
-                self.finish_refund(&p.id, &r.id, RefundState::Succeeded, gateway_refund_id, "gateway_refunded", now)
-                    .await
+                self.finish_refund(
+                    &p.id,
+                    &r.id,
+                    RefundState::Succeeded,
+                    gateway_refund_id,
+                    "gateway_refunded",
+                    now,
+                )
+                .await
             }
             Ok(RefundOutcome::Rejected { code, message }) => {
                 tracing::warn!(refund = %r.id, %code, %message, "gateway refused the refund");
-                self.finish_refund(&p.id, &r.id, RefundState::Failed, None, &format!("gateway_refused:{code}"), now)
-                    .await
+                self.finish_refund(
+                    &p.id,
+                    &r.id,
+                    RefundState::Failed,
+                    None,
+                    &format!("gateway_refused:{code}"),
+                    now,
+                )
+                .await
             }
             Ok(RefundOutcome::Pending) if refund_retry_safe(kind) => {
-                self.store.pay_reschedule_refund(&r.id, &self.instance, Some(retry), tries).await?;
+                self.store
+                    .pay_reschedule_refund(&r.id, &self.instance, Some(retry), tries)
+                    .await?;
                 Ok(())
             }
             Ok(RefundOutcome::Pending) => {
-                self.refund_unconfirmed(p, a, r, tries, "the gateway accepted the refund and reports it in progress", now).await
+                self.refund_unconfirmed(
+                    p,
+                    a,
+                    r,
+                    tries,
+                    "the gateway accepted the refund and reports it in progress",
+                    now,
+                )
+                .await
             }
             Err(GatewayError::Unsupported { .. }) => {
                 // VietQR: the agency returns the money by bank transfer; an officer records it.
                 let agg = self.load(&p.id).await?;
-                self.flag(&agg, Some(&a.id), "manual_refund_required", &format!("refund {} of {} VND must be made by bank transfer", r.id, r.amount), None, now).await?;
-                self.store.pay_reschedule_refund(&r.id, &self.instance, None, tries).await?;
+                self.flag(
+                    &agg,
+                    Some(&a.id),
+                    "manual_refund_required",
+                    &format!(
+                        "refund {} of {} VND must be made by bank transfer",
+                        r.id, r.amount
+                    ),
+                    None,
+                    now,
+                )
+                .await?;
+                self.store
+                    .pay_reschedule_refund(&r.id, &self.instance, None, tries)
+                    .await?;
                 Ok(())
             }
             Err(e) if refund_retry_safe(kind) => {
                 tracing::warn!(refund = %r.id, error = %e, "refund without a trustworthy answer; will retry");
-                self.store.pay_reschedule_refund(&r.id, &self.instance, Some(retry), tries).await?;
+                self.store
+                    .pay_reschedule_refund(&r.id, &self.instance, Some(retry), tries)
+                    .await?;
                 Ok(())
             }
             Err(e) => {
                 tracing::warn!(refund = %r.id, error = %e, "refund without a trustworthy answer; not re-sent");
-                self.refund_unconfirmed(p, a, r, tries, &format!("no trustworthy answer ({e})"), now).await
+                self.refund_unconfirmed(
+                    p,
+                    a,
+                    r,
+                    tries,
+                    &format!("no trustworthy answer ({e})"),
+                    now,
+                )
+                .await
             }
         }
     }
@@ -1537,12 +1692,17 @@ impl Payments {
             &agg,
             Some(&a.id),
             "refund_unconfirmed",
-            &format!("refund {} of {} VND through {}: {why}; not re-sent automatically", r.id, r.amount, a.gateway),
+            &format!(
+                "refund {} of {} VND through {}: {why}; not re-sent automatically",
+                r.id, r.amount, a.gateway
+            ),
             None,
             now,
         )
         .await?;
-        self.store.pay_reschedule_refund(&r.id, &self.instance, None, tries).await?;
+        self.store
+            .pay_reschedule_refund(&r.id, &self.instance, None, tries)
+            .await?;
         Ok(())
     }
 
@@ -1571,7 +1731,8 @@ impl Payments {
                 .iter()
                 .find(|x| x.id == r.attempt_id)
                 .ok_or(PayError::NotFound)?;
-            let amount = Vnd::new(r.amount).ok_or_else(|| StoreError::Corrupt("refund amount".into()))?;
+            let amount =
+                Vnd::new(r.amount).ok_or_else(|| StoreError::Corrupt("refund amount".into()))?;
             let mut nr = r.clone();
             nr.state = to;
             nr.gateway_refund_id = gateway_refund_id.clone().or(nr.gateway_refund_id);
@@ -1581,16 +1742,36 @@ impl Payments {
                 expected_version: p.version,
                 ..Default::default()
             };
-            change.transitions.push(transition("refund", &r.id, Some(r.state.as_str()), to.as_str(), cause, "system"));
+            change.transitions.push(transition(
+                "refund",
+                &r.id,
+                Some(r.state.as_str()),
+                to.as_str(),
+                cause,
+                "system",
+            ));
             let own = a.state == AttemptState::Succeeded;
             if own {
                 let ev = match to {
-                    RefundState::Succeeded => PaymentEvent::RefundSucceeded { amount: r.amount, paid: p.amount, refunded: p.refunded },
-                    _ => PaymentEvent::RefundFailed { refunded: p.refunded },
+                    RefundState::Succeeded => PaymentEvent::RefundSucceeded {
+                        amount: r.amount,
+                        paid: p.amount,
+                        refunded: p.refunded,
+                    },
+                    _ => PaymentEvent::RefundFailed {
+                        refunded: p.refunded,
+                    },
                 };
                 let pto = payment_step(p.state, ev)?;
                 change.payment_state = Some(pto);
-                change.transitions.push(transition("payment", &p.id, Some(p.state.as_str()), pto.as_str(), cause, "system"));
+                change.transitions.push(transition(
+                    "payment",
+                    &p.id,
+                    Some(p.state.as_str()),
+                    pto.as_str(),
+                    cause,
+                    "system",
+                ));
                 let mut after = p.clone();
                 after.state = pto;
                 if to == RefundState::Succeeded {
@@ -1612,12 +1793,20 @@ impl Payments {
                 ));
             }
             match to {
-                RefundState::Succeeded => change.postings.push((r.id.clone(), ledger::refund_completed(&a.gateway, amount))),
-                RefundState::Failed if own => change.postings.push((r.id.clone(), ledger::refund_refused(&p.collection_account, amount))),
+                RefundState::Succeeded => change
+                    .postings
+                    .push((r.id.clone(), ledger::refund_completed(&a.gateway, amount))),
+                RefundState::Failed if own => change.postings.push((
+                    r.id.clone(),
+                    ledger::refund_refused(&p.collection_account, amount),
+                )),
                 RefundState::Failed => change.flags.push(FlagRow {
                     attempt_id: Some(a.id.clone()),
                     kind: "double_payment_refund_refused".into(),
-                    detail: format!("the gateway refused to return {} VND: an officer must", r.amount),
+                    detail: format!(
+                        "the gateway refused to return {} VND: an officer must",
+                        r.amount
+                    ),
                 }),
                 RefundState::Pending => {}
             }
@@ -1633,7 +1822,12 @@ impl Payments {
     }
 
     /// Calls the gateway again for a pending refund (the refund worker).
-    pub async fn retry_refund(&self, payment_id: &str, refund_id: &str, now: OffsetDateTime) -> Result<(), PayError> {
+    pub async fn retry_refund(
+        &self,
+        payment_id: &str,
+        refund_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), PayError> {
         let agg = self.load(payment_id).await?;
         let Some(r) = agg.refunds.iter().find(|x| x.id == refund_id) else {
             return Err(PayError::NotFound);
@@ -1641,8 +1835,13 @@ impl Payments {
         if r.state != RefundState::Pending {
             return Ok(());
         }
-        let a = agg.attempts.iter().find(|x| x.id == r.attempt_id).ok_or(PayError::NotFound)?;
-        self.call_refund(&agg.payment, a, r, &r.created_by, "127.0.0.1", now).await
+        let a = agg
+            .attempts
+            .iter()
+            .find(|x| x.id == r.attempt_id)
+            .ok_or(PayError::NotFound)?;
+        self.call_refund(&agg.payment, a, r, &r.created_by, "127.0.0.1", now)
+            .await
     }
 
     // --- Webhooks -------------------------------------------------------------------------------
@@ -1691,7 +1890,14 @@ impl Payments {
             let Some((url, key)) = self.portal_target(&row.portal).await? else {
                 // Nowhere to deliver: kept, not retried (the portal polls).
                 self.store
-                    .outbox_done(&row.id, &self.instance, None, None, row.attempts, Some("no webhook configured"))
+                    .outbox_done(
+                        &row.id,
+                        &self.instance,
+                        None,
+                        None,
+                        row.attempts,
+                        Some("no webhook configured"),
+                    )
                     .await?;
                 continue;
             };
@@ -1741,7 +1947,10 @@ impl Payments {
             .await?;
         let n = items.len();
         for item in items {
-            if let Err(e) = self.sync_attempt(&item.payment_id, &item.attempt_id, now).await {
+            if let Err(e) = self
+                .sync_attempt(&item.payment_id, &item.attempt_id, now)
+                .await
+            {
                 tracing::warn!(attempt = %item.attempt_id, error = %e, "status sync failed");
                 let next = now + scaled(&self.cfg, 60);
                 self.store
@@ -1759,7 +1968,10 @@ impl Payments {
             .await?;
         let n = items.len();
         for item in items {
-            if let Err(e) = self.retry_refund(&item.payment_id, &item.attempt_id, now).await {
+            if let Err(e) = self
+                .retry_refund(&item.payment_id, &item.attempt_id, now)
+                .await
+            {
                 tracing::warn!(refund = %item.attempt_id, error = %e, "refund retry failed");
             }
         }
@@ -1778,7 +1990,10 @@ impl Payments {
     }
 
     /// Attempts unresolved at the daily cut-off (23:59:59 Vietnam time) of `date`.
-    pub async fn unresolved_at_cutoff(&self, date: time::Date) -> Result<Vec<AttemptRecord>, PayError> {
+    pub async fn unresolved_at_cutoff(
+        &self,
+        date: time::Date,
+    ) -> Result<Vec<AttemptRecord>, PayError> {
         Ok(self.store.pay_unresolved(cutoff_of(date)).await?)
     }
 
@@ -1933,7 +2148,9 @@ mod tests {
         // Computed independently: printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac key
         let s = webhook_signature(b"key", 1_700_000_000, br#"{"a":1}"#);
         let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"key");
-        assert!(ring::hmac::verify(&k, br#"1700000000.{"a":1}"#, &hex::decode(&s).unwrap()).is_ok());
+        assert!(
+            ring::hmac::verify(&k, br#"1700000000.{"a":1}"#, &hex::decode(&s).unwrap()).is_ok()
+        );
         assert_eq!(s.len(), 64);
     }
 }

@@ -183,9 +183,13 @@ impl RefundState {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [RefundState::Pending, RefundState::Succeeded, RefundState::Failed]
-            .into_iter()
-            .find(|x| x.as_str() == s)
+        [
+            RefundState::Pending,
+            RefundState::Succeeded,
+            RefundState::Failed,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
     }
 }
 
@@ -369,9 +373,17 @@ pub enum PaymentEvent {
     /// The expiry passed with no attempt waiting.
     Expire,
     /// A refund of `amount` is asked; `refunded` is what was already refunded.
-    RefundRequested { amount: i64, paid: i64, refunded: i64 },
+    RefundRequested {
+        amount: i64,
+        paid: i64,
+        refunded: i64,
+    },
     /// The gateway refunded `amount`; `refunded` is the total before it.
-    RefundSucceeded { amount: i64, paid: i64, refunded: i64 },
+    RefundSucceeded {
+        amount: i64,
+        paid: i64,
+        refunded: i64,
+    },
     /// The gateway refused the refund.
     RefundFailed { refunded: i64 },
 }
@@ -431,7 +443,10 @@ pub fn payment_step(state: PaymentState, event: PaymentEvent) -> Result<PaymentS
 }
 
 /// The refund machine.
-pub fn refund_step(state: RefundState, outcome: RefundState) -> Result<Option<RefundState>, Illegal> {
+pub fn refund_step(
+    state: RefundState,
+    outcome: RefundState,
+) -> Result<Option<RefundState>, Illegal> {
     match (state, outcome) {
         (RefundState::Pending, RefundState::Pending) => Ok(None),
         (RefundState::Pending, to) => Ok(Some(to)),
@@ -688,7 +703,10 @@ mod tests {
             Ok(AttemptStep::Same)
         );
         assert_eq!(
-            attempt_step(AttemptState::Unknown, AttemptEvent::Reported(Outcome::Pending)),
+            attempt_step(
+                AttemptState::Unknown,
+                AttemptEvent::Reported(Outcome::Pending)
+            ),
             Ok(AttemptStep::To(AttemptState::Pending))
         );
     }
@@ -733,7 +751,10 @@ mod tests {
     #[test]
     fn success_after_failure_report_is_a_conflict() {
         assert_eq!(
-            attempt_step(AttemptState::Failed, AttemptEvent::Reported(Outcome::Succeeded)),
+            attempt_step(
+                AttemptState::Failed,
+                AttemptEvent::Reported(Outcome::Succeeded)
+            ),
             Ok(AttemptStep::Conflict)
         );
     }

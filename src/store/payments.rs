@@ -225,7 +225,8 @@ const PAYMENT_COLS: &str = "id, portal, dossier_ref, agency, procedure_code, fee
     payer_name, payer_cccd, collection_account, description, return_url, state, version, refunded, \
     expires_at, created_at, updated_at";
 
-const ATTEMPT_COLS: &str = "id, payment_id, seq, gateway, attempt_ref, gateway_ref, state, amount, \
+const ATTEMPT_COLS: &str =
+    "id, payment_id, seq, gateway, attempt_ref, gateway_ref, state, amount, \
     redirect_url, qr_payload, gateway_txn_id, client_ip, created_at, updated_at, expires_at, \
     next_query_at, query_count";
 
@@ -541,10 +542,12 @@ impl Store {
     }
 
     pub async fn pay_load(&self, id: &str) -> Result<Option<PaymentAggregate>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {PAYMENT_COLS} FROM payments WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {PAYMENT_COLS} FROM payments WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let payment = payment_from_row(&row)?;
         let attempts = sqlx::query(&format!(
@@ -736,7 +739,9 @@ impl Store {
             let status: i64 = row.try_get::<Option<i64>, _>("status")?.unwrap_or(500);
             return Ok(IdemBegin::Replay {
                 status: u16::try_from(status).unwrap_or(500),
-                body: row.try_get::<Option<String>, _>("response")?.unwrap_or_default(),
+                body: row
+                    .try_get::<Option<String>, _>("response")?
+                    .unwrap_or_default(),
             });
         }
         let locked_until: String = row.try_get("locked_until")?;
@@ -1091,7 +1096,10 @@ async fn insert_callback(
     Ok(())
 }
 
-async fn idem_finish(conn: &mut sqlx::AnyConnection, idem: &IdemResponse) -> Result<(), StoreError> {
+async fn idem_finish(
+    conn: &mut sqlx::AnyConnection,
+    idem: &IdemResponse,
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE idempotency_keys SET in_flight = 0, status = $1, response = $2 \
          WHERE portal = $3 AND idem_key = $4",
