@@ -486,6 +486,9 @@ fn camt054(amount: &str, memo: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A body and its headers for the bank callback.
+type BankCall = (Vec<u8>, Vec<(&'static str, String)>);
+
 fn bank_sig(body: &[u8]) -> String {
     let t = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut msg = format!("{t}.").into_bytes();
@@ -642,7 +645,7 @@ async fn bad_callbacks(db: Db) {
         let h = bank_sig(&body);
         (body, vec![("x-bank-signature", h)])
     };
-    let cases: Vec<((Vec<u8>, Vec<(&str, String)>), u16)> = vec![
+    let cases: Vec<(BankCall, u16)> = vec![
         ((camt054("50000", &memo), vec![]), 401),
         (
             (

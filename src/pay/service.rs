@@ -392,6 +392,9 @@ fn log_for(payment_id: &str, t: &TransitionRow, now: OffsetDateTime) -> LogInput
     )
 }
 
+/// What a gateway's answer to `start` writes into the attempt row.
+type FillAttempt = Box<dyn Fn(&mut AttemptRecord) + Send + Sync>;
+
 impl Payments {
     pub fn new(store: Store, cfg: PaymentsConfig, registry: Registry, public_url: &str) -> Self {
         let base = if cfg.callback_base_url.is_empty() {
@@ -652,11 +655,7 @@ impl Payments {
         };
         let result = connector.start(&req).await;
         let mut unavailable = None;
-        let (event, cause, fill): (
-            AttemptEvent,
-            String,
-            Box<dyn Fn(&mut AttemptRecord) + Send + Sync>,
-        ) = match result {
+        let (event, cause, fill): (AttemptEvent, String, FillAttempt) = match result {
             Ok(StartOutcome::Redirect { url, gateway_ref }) => (
                 AttemptEvent::Started,
                 "gateway_accepted".into(),

@@ -684,9 +684,8 @@ mod tests {
                 continue;
             }
             for e in events() {
-                match attempt_step(s, e) {
-                    Ok(AttemptStep::To(t)) => panic!("{s:?} --{e:?}--> {t:?}"),
-                    Ok(_) | Err(_) => {}
+                if let Ok(AttemptStep::To(t)) = attempt_step(s, e) {
+                    panic!("{s:?} --{e:?}--> {t:?}");
                 }
             }
         }
