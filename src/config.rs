@@ -23,6 +23,7 @@ pub struct Config {
     pub log: LogConfig,
     pub audit: AuditConfig,
     pub sign: SignConfig,
+    pub payments: PaymentsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -297,6 +298,74 @@ fn default_qr_page() -> i64 {
 
 fn default_qr_rect() -> [f64; 3] {
     [36.0, 36.0, 72.0]
+}
+
+/// Fee payments (`[payments]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentsConfig {
+    pub enabled: bool,
+    /// The origin gateways call back (IPN/callback URLs); empty: `server.public_url`.
+    pub callback_base_url: String,
+    /// Where the citizen's browser returns when a payment names no return URL.
+    pub default_return_url: String,
+    /// How long a citizen has on a gateway's page (an attempt's window).
+    pub attempt_window_secs: u64,
+    /// A payment's lifetime when the portal gives no expiry, and the longest allowed.
+    pub default_expiry_secs: u64,
+    pub max_expiry_secs: u64,
+    /// Attempts one payment may have.
+    pub max_attempts: usize,
+    /// Run the background workers (status sync, refunds, expiry, webhooks) in `serve`.
+    pub workers: bool,
+    pub worker_interval_ms: u64,
+    /// Multiplies every retry delay (status sync, refunds, webhooks); tests shorten it.
+    pub backoff_scale: f64,
+    /// Start the gateway simulators in-process with `serve` (development only).
+    pub simulators: bool,
+    /// The simulators' address (`antin sim` and `serve` with `simulators = true`).
+    pub simulator_listen: SocketAddr,
+    /// Portals by API key name: where their webhooks go.
+    #[serde(default)]
+    pub portals: std::collections::BTreeMap<String, PortalConfig>,
+    /// Agencies by id (the `agency` of a payment request).
+    #[serde(default)]
+    pub agencies: std::collections::BTreeMap<String, AgencyConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalConfig {
+    /// Empty: no webhooks (the portal polls GET /v1/payments/{id}).
+    pub webhook_url: String,
+    /// The HMAC-SHA256 key of the webhook signature.
+    #[serde(default)]
+    pub webhook_key: Option<SecretString>,
+    /// Or the variable holding it.
+    #[serde(default)]
+    pub webhook_key_env: Option<String>,
+    /// Extra PEM roots for an https webhook URL with a private CA.
+    #[serde(default)]
+    pub ca_bundle: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgencyConfig {
+    /// The agency's name as shown to citizens.
+    pub name: String,
+    /// The treasury or bank account collecting its fees.
+    pub collection_account: String,
+    /// Per-gateway credentials: the connectors' own configuration structs (src/pay/gateways),
+    /// checked at start.
+    #[serde(default)]
+    pub vnpay: Option<toml::Value>,
+    #[serde(default)]
+    pub momo: Option<toml::Value>,
+    #[serde(default)]
+    pub zalopay: Option<toml::Value>,
+    #[serde(default)]
+    pub vietqr: Option<toml::Value>,
 }
 
 /// The transparency log (`[audit]`).

@@ -170,3 +170,92 @@ pub fn document_signed(
     .subject(format!("document:{document_id}"))
     .subject(format!("sha256:{signed_sha256}"))
 }
+
+/// A payment created: its identifiers, amount and codes; the payer's name and CCCD pseudonymised.
+#[allow(clippy::too_many_arguments)]
+pub fn payment_created(
+    payment_id: &str,
+    dossier_ref: &str,
+    agency: &str,
+    fee_code: &str,
+    amount_vnd: i64,
+    payer_name: &str,
+    payer_cccd: Option<&str>,
+    actor: &str,
+    pseudonyms: &Pseudonymizer,
+    now: OffsetDateTime,
+) -> LogInput {
+    LogInput::new(NewEntry::new(
+        EntryKind::PaymentState,
+        now,
+        actor,
+        json!({
+            "payment_id": payment_id,
+            "subject": "payment",
+            "subject_id": payment_id,
+            "from": null,
+            "to": "created",
+            "cause": "created",
+            "dossier_ref": dossier_ref,
+            "agency": agency,
+            "fee_code": fee_code,
+            "amount_vnd": amount_vnd,
+            "payer": pseudonyms.pseudonym(&format!("name:{payer_name}")),
+            "payer_cccd": payer_cccd.map(|c| pseudonyms.pseudonym(&format!("CCCD:{c}"))),
+        }),
+    ))
+    .subject(format!("payment:{payment_id}"))
+}
+
+/// A state change of a payment, an attempt or a refund, with its cause.
+#[allow(clippy::too_many_arguments)]
+pub fn payment_state(
+    payment_id: &str,
+    subject: &str,
+    subject_id: &str,
+    from: Option<&str>,
+    to: &str,
+    cause: &str,
+    actor: &str,
+    now: OffsetDateTime,
+) -> LogInput {
+    LogInput::new(NewEntry::new(
+        EntryKind::PaymentState,
+        now,
+        actor,
+        json!({
+            "payment_id": payment_id,
+            "subject": subject,
+            "subject_id": subject_id,
+            "from": from,
+            "to": to,
+            "cause": cause,
+        }),
+    ))
+    .subject(format!("payment:{payment_id}"))
+}
+
+/// A verified gateway callback and what antin decided about it (the raw message's hash only).
+pub fn payment_callback(
+    gateway: &str,
+    raw_sha256: &str,
+    payment_id: Option<&str>,
+    outcome: &str,
+    now: OffsetDateTime,
+) -> LogInput {
+    let mut input = LogInput::new(NewEntry::new(
+        EntryKind::PaymentCallback,
+        now,
+        format!("gateway:{gateway}"),
+        json!({
+            "gateway": gateway,
+            "raw_sha256": raw_sha256,
+            "payment_id": payment_id,
+            "outcome": outcome,
+        }),
+    ));
+    if let Some(p) = payment_id {
+        input = input.subject(format!("payment:{p}"));
+    }
+    input
+}

@@ -8,6 +8,7 @@ mod dev;
 mod extend;
 mod serve;
 mod sign;
+mod sim;
 mod trust;
 mod verify;
 
@@ -90,6 +91,8 @@ pub enum Command {
     /// Development services on their own: the test OCSP responder or TSA (test PKI keys).
     #[command(subcommand)]
     Dev(dev::DevCommand),
+    /// Run the VNPAY, MoMo, ZaloPay and bank simulators (test credentials; loopback).
+    Sim(sim::SimArgs),
 }
 
 #[derive(Debug, Args)]
@@ -224,6 +227,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Audit(cmd) => audit::run(&config, cmd, lang),
         Command::Sign(args) => sign::run(&config, args, lang),
         Command::Dev(cmd) => dev::run(&config, cmd),
+        Command::Sim(args) => sim::run(args),
     }
 }
 

@@ -73,6 +73,8 @@ pub async fn run(config: Config) -> Result<u8, CliError> {
         .log_append(&[started], time::OffsetDateTime::now_utc())
         .await?;
     spawn_checkpointer(state.clone());
+    // Kept alive while serving: the in-process gateway simulators (development configuration).
+    let _simulators = start_payments(&state).await?;
     println!("antin listening on https://{local}");
     println!(
         "Transparency log {}: verifier key {}",
@@ -85,6 +87,49 @@ pub async fn run(config: Config) -> Result<u8, CliError> {
         .map_err(|e| CliError::new(EXIT_SOFTWARE, e.to_string()))?;
     tracing::info!("stopped");
     Ok(0)
+}
+
+/// Starts the payment workers and, when configured (development), the gateway simulators on
+/// `payments.simulator_listen`, calling back this server with its own certificate trusted.
+async fn start_payments(state: &Arc<AppState>) -> Result<Option<crate::sim::SimHandle>, CliError> {
+    let Some(payments) = state.payments.clone() else {
+        return Ok(None);
+    };
+    let cfg = &state.config.payments;
+    let mut handle = None;
+    if cfg.simulators {
+        let base = if cfg.callback_base_url.is_empty() {
+            state
+                .config
+                .server
+                .public_url
+                .trim_end_matches('/')
+                .to_owned()
+        } else {
+            cfg.callback_base_url.trim_end_matches('/').to_owned()
+        };
+        let mut sim = crate::sim::SimConfig {
+            ca_file: Some(state.config.server.tls_cert.clone()),
+            allow_http: base.starts_with("http://"),
+            ..Default::default()
+        };
+        for m in &mut sim.vnpay {
+            m.ipn_url = Some(format!("{base}/callbacks/vnpay/ipn"));
+        }
+        sim.bank.notify_url = Some(format!("{base}/callbacks/bank"));
+        let (addr, h) = crate::sim::spawn(sim, cfg.simulator_listen)
+            .await
+            .map_err(|e| CliError::new(EXIT_UNAVAILABLE, format!("gateway simulators: {e}")))?;
+        println!("Gateway simulators (test credentials, development only) on http://{addr}");
+        handle = Some(h);
+    }
+    if cfg.workers {
+        crate::pay::worker::spawn(
+            payments,
+            std::time::Duration::from_millis(cfg.worker_interval_ms.max(10)),
+        );
+    }
+    Ok(handle)
 }
 
 /// Signs a checkpoint now and then every `audit.checkpoint_interval_secs` while the log grows.

@@ -21,6 +21,16 @@ pub enum ErrorCode {
     Overloaded,
     Internal,
     Unavailable,
+    /// The resource's state does not allow the operation (e.g. cancelling a paid payment).
+    InvalidState,
+    /// The same Idempotency-Key came with a different request.
+    IdempotencyKeyReused,
+    /// The first request with this Idempotency-Key is still being processed.
+    IdempotencyInFlight,
+    /// A mutating payment call without an Idempotency-Key.
+    IdempotencyKeyRequired,
+    /// The payment gateway could not be reached (nothing was charged).
+    GatewayUnavailable,
 }
 
 impl ErrorCode {
@@ -36,6 +46,11 @@ impl ErrorCode {
             ErrorCode::Overloaded => "overloaded",
             ErrorCode::Internal => "internal_error",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::InvalidState => "invalid_state",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorCode::IdempotencyInFlight => "idempotency_key_in_flight",
+            ErrorCode::IdempotencyKeyRequired => "idempotency_key_required",
+            ErrorCode::GatewayUnavailable => "gateway_unavailable",
         }
     }
 
@@ -51,6 +66,11 @@ impl ErrorCode {
             ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::InvalidState => StatusCode::CONFLICT,
+            ErrorCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::IdempotencyInFlight => StatusCode::CONFLICT,
+            ErrorCode::IdempotencyKeyRequired => StatusCode::BAD_REQUEST,
+            ErrorCode::GatewayUnavailable => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -82,6 +102,26 @@ impl ErrorCode {
             ErrorCode::Unavailable => lang.pick(
                 "Dịch vụ tạm thời không sẵn sàng.",
                 "The service is temporarily unavailable.",
+            ),
+            ErrorCode::InvalidState => lang.pick(
+                "Trạng thái hiện tại không cho phép thao tác này.",
+                "The current state does not allow this.",
+            ),
+            ErrorCode::IdempotencyKeyReused => lang.pick(
+                "Khóa Idempotency-Key đã được dùng cho một yêu cầu khác.",
+                "This Idempotency-Key was used for a different request.",
+            ),
+            ErrorCode::IdempotencyInFlight => lang.pick(
+                "Yêu cầu đầu tiên với khóa Idempotency-Key này đang được xử lý.",
+                "The first request with this Idempotency-Key is still being processed.",
+            ),
+            ErrorCode::IdempotencyKeyRequired => lang.pick(
+                "Thiếu tiêu đề Idempotency-Key.",
+                "The Idempotency-Key header is required.",
+            ),
+            ErrorCode::GatewayUnavailable => lang.pick(
+                "Cổng thanh toán tạm thời không kết nối được; chưa có khoản tiền nào bị trừ.",
+                "The payment gateway cannot be reached; nothing was charged.",
             ),
         }
     }

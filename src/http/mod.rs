@@ -7,6 +7,7 @@ mod extend;
 mod log;
 pub mod metrics;
 mod openapi;
+mod payments;
 mod routes;
 mod signing;
 pub mod tls;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub log: crate::audit::log::TransparencyLog,
     /// The signing profiles.
     pub signer: crate::sign::service::Signer,
+    /// Fee payments (None when `payments.enabled` is false).
+    pub payments: Option<Arc<crate::pay::service::Payments>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,11 +57,25 @@ pub enum StateError {
     Log(#[from] crate::audit::log::LogError),
     #[error(transparent)]
     Sign(#[from] crate::sign::service::SignError),
+    #[error("payments: {0}")]
+    Payments(String),
 }
 
 impl AppState {
-    /// Builds the state from a configuration and an open store.
+    /// Builds the state from a configuration and an open store, with the payment connectors the
+    /// configuration describes.
     pub fn new(config: Config, store: Store) -> Result<Self, StateError> {
+        let registry = crate::pay::registry::from_config(&config.payments)
+            .map_err(|e| StateError::Payments(e.to_string()))?;
+        Self::with_registry(config, store, registry)
+    }
+
+    /// Builds the state with the given payment connectors (tests use fakes).
+    pub fn with_registry(
+        config: Config,
+        store: Store,
+        registry: crate::pay::service::Registry,
+    ) -> Result<Self, StateError> {
         let context = crate::verify::engine::Context::from_config(&config, &[])?;
         let signer =
             crate::sign::service::Signer::from_config(&config.sign, &config.server.public_url)?;
@@ -77,7 +94,16 @@ impl AppState {
             n => n,
         };
         let client_cert_role = Role::parse(&config.server.client_cert_role).unwrap_or(Role::Portal);
+        let payments = config.payments.enabled.then(|| {
+            Arc::new(crate::pay::service::Payments::new(
+                store.clone(),
+                config.payments.clone(),
+                registry,
+                &config.server.public_url,
+            ))
+        });
         Ok(AppState {
+            payments,
             config,
             store,
             verifier: Verifier::new(context),

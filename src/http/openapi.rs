@@ -9,5 +9,7 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(super::DOCUMENT).unwrap();
         assert!(v["paths"]["/v1/verifications"]["post"].is_object());
         assert!(v["paths"]["/v1/verifications/{id}"]["get"].is_object());
+        assert!(v["paths"]["/v1/payments"]["post"].is_object());
+        assert!(v["paths"]["/callbacks/vnpay/ipn"]["get"].is_object());
     }
 }

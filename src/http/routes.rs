@@ -26,6 +26,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/v1/verifications/{id}", get(get_verification))
         .merge(super::log::routes())
         .merge(super::signing::routes())
+        .merge(super::payments::routes())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
 }
 

@@ -16,6 +16,7 @@ use crate::config::DatabaseConfig;
 
 pub mod documents;
 pub mod log;
+pub mod payments;
 
 pub use documents::SignedDocumentRecord;
 pub use log::{LogInput, StoredCheckpoint};

@@ -151,6 +151,15 @@ pub async fn spawn_app(db: Db) -> TestApp {
 }
 
 pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> TestApp {
+    spawn_app_full(db, extra, None).await
+}
+
+/// Starts the app with the given payment connectors instead of the configured ones.
+pub async fn spawn_app_full(
+    db: Db,
+    extra: &[(&str, &str)],
+    registry: Option<antin::pay::service::Registry>,
+) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = match db {
         Db::Sqlite => format!("sqlite://{}", dir.path().join("antin.db").display()),
@@ -172,7 +181,15 @@ pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> TestApp {
     let ca = std::fs::read(&config.server.tls_cert).unwrap();
     let listener = http::bind(config.server.listen).await.expect("bind");
     let addr = listener.local_addr().unwrap();
-    let state = Arc::new(AppState::new(config.clone(), store.clone()).expect("state"));
+    // Gateways call this server back at its real (test) address.
+    let mut config = config;
+    if config.payments.callback_base_url.is_empty() {
+        config.payments.callback_base_url = format!("https://localhost:{}", addr.port());
+    }
+    let state = Arc::new(match registry {
+        Some(r) => AppState::with_registry(config.clone(), store.clone(), r).expect("state"),
+        None => AppState::new(config.clone(), store.clone()).expect("state"),
+    });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(async move {
         http::serve(state, listener, tls, async {
