@@ -523,7 +523,7 @@ fn hex_string(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// A number without exponent (ISO 32000-2 7.3.3 has none), at most four decimals.
-fn number(x: f64) -> String {
+pub(crate) fn number(x: f64) -> String {
     let s = format!("{x:.4}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     match s {

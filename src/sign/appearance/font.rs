@@ -343,18 +343,9 @@ pub(crate) fn deflate(data: &[u8]) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
-/// A PDF number: at most 3 decimals, no exponent.
+/// A PDF number (the signing writer's format: no exponent, trailing zeros dropped).
 pub(crate) fn num(x: f64) -> String {
-    if !x.is_finite() {
-        return "0".into();
-    }
-    let s = format!("{x:.3}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" || s.is_empty() {
-        "0".into()
-    } else {
-        s.to_owned()
-    }
+    crate::sign::pdf::number(x)
 }
 
 #[cfg(test)]
@@ -413,12 +404,5 @@ mod tests {
     fn refuses_what_is_not_a_truetype_font() {
         assert!(Font::from_bytes(b"not a font".to_vec()).is_err());
         assert!(Font::from_bytes(vec![0; 100]).is_err());
-    }
-
-    #[test]
-    fn numbers_are_short() {
-        assert_eq!(num(1.0), "1");
-        assert_eq!(num(-0.0001), "0");
-        assert_eq!(num(12.3456), "12.346");
     }
 }
