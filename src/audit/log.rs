@@ -150,8 +150,12 @@ impl TransparencyLog {
     /// Signs a checkpoint of the current tree, unless the latest one already covers it. Checks
     /// consistency with the previous checkpoint first.
     pub async fn checkpoint_now(&self, now: OffsetDateTime) -> Result<StoredCheckpoint, LogError> {
-        let size = self.store.log_size().await?;
+        // The latest checkpoint first, then the size: entries are only ever appended, so a size
+        // read after the checkpoint is at least the checkpoint's, whatever other instances append
+        // and sign in between. (Read the other way round, a checkpoint another instance signed
+        // after our size read would look like the log shrinking.)
         let latest = self.store.log_latest_checkpoint().await?;
+        let size = self.store.log_size().await?;
         if let Some(cp) = &latest {
             if cp.size == size {
                 return Ok(cp.clone());
