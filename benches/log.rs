@@ -113,6 +113,41 @@ fn million(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("log_1m");
     let mut i = 0u64;
+    // From the database alone (no in-memory copy of the subtree hashes).
+    let db_only = rt.block_on(async {
+        let store = Store::connect(&DatabaseConfig {
+            url: url.clone().into(),
+            max_connections: 4,
+        })
+        .await
+        .expect("store")
+        .with_node_cache(0);
+        TransparencyLog::with_keys(
+            store,
+            NoteSigner::from_pkcs8(
+                "bench.antin/log",
+                &NoteSigner::generate_pkcs8().expect("key"),
+            )
+            .expect("signer"),
+            b"bench pseudonym key",
+        )
+    });
+    group.bench_function("inclusion_proof_sqlite_uncached", |b| {
+        b.iter(|| {
+            i = (i + 7_919) % MILLION;
+            rt.block_on(db_only.inclusion_proof(i, MILLION))
+                .expect("proof")
+        })
+    });
+    // As `antin serve` answers: the subtree hashes loaded into memory at start.
+    let start = Instant::now();
+    let loaded = rt
+        .block_on(log.store().log_warm_node_cache())
+        .expect("warm");
+    eprintln!(
+        "loaded {loaded} subtree hashes into memory in {:.2} s",
+        start.elapsed().as_secs_f64()
+    );
     group.bench_function("inclusion_proof_sqlite", |b| {
         b.iter(|| {
             i = (i + 7_919) % MILLION;

@@ -18,6 +18,24 @@ pub async fn run(config: Config) -> Result<u8, CliError> {
         "starting antin"
     );
     let store = Store::connect(&config.database).await?;
+    {
+        // Proofs from memory instead of the database; until this is done they read the database.
+        let store = store.clone();
+        tokio::spawn(async move {
+            let start = std::time::Instant::now();
+            match store.log_warm_node_cache().await {
+                Ok(n) => tracing::info!(
+                    target: "antin::audit",
+                    nodes = n,
+                    ms = start.elapsed().as_millis() as u64,
+                    "log subtree hashes loaded into memory"
+                ),
+                Err(e) => {
+                    tracing::warn!(target: "antin::audit", error = %e, "log subtree hashes not loaded")
+                }
+            }
+        });
+    }
 
     if config.auth.dev_keys && store.count_api_keys().await? == 0 {
         print_dev_keys(&store).await?;

@@ -217,6 +217,38 @@ async fn fetch_nodes(
     Ok(out)
 }
 
+/// How far past a level's cached prefix a missing node may be for the copy to catch up on it.
+const CACHE_CATCH_UP: u64 = 4096;
+
+/// Rows per query when filling the copy.
+const WARM_CHUNK: u64 = 65_536;
+
+/// The stored hashes of `level` with `start <= index < end`, in order, as far as they are
+/// contiguous from `start` (a missing row ends the run: the copy only ever holds prefixes).
+async fn level_range(
+    conn: &mut AnyConnection,
+    level: u8,
+    start: u64,
+    end: u64,
+) -> Result<Vec<Hash>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT idx, hash FROM log_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx",
+    )
+    .bind(i64::from(level))
+    .bind(to_i64(start)?)
+    .bind(to_i64(end)?)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (expect, r) in (start..).zip(rows.iter()) {
+        if to_u64(r.try_get::<i64, _>("idx")?)? != expect {
+            break;
+        }
+        out.push(to_hash(r.try_get("hash")?)?);
+    }
+    Ok(out)
+}
+
 impl Store {
     /// Appends entries in a transaction of their own (administrative actions, benchmarks).
     pub async fn log_append(
@@ -239,9 +271,60 @@ impl Store {
     }
 
     /// The stored hashes of these complete subtrees (missing ones are absent from the map).
+    ///
+    /// From the in-memory copy where it has them; the rest in one query, and a miss just past a
+    /// level's cached prefix (entries appended since) extends the copy.
     pub async fn log_nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
+        let mut found = HashMap::with_capacity(ids.len());
+        let missing = self.nodes.lookup(ids, &mut found);
+        if missing.is_empty() {
+            return Ok(found);
+        }
         let mut conn = self.pool.acquire().await?;
-        fetch_nodes(&mut conn, ids).await
+        found.extend(fetch_nodes(&mut conn, &missing).await?);
+        for id in &missing {
+            let have = self.nodes.len(id.level);
+            if id.index >= have
+                && id.index - have < CACHE_CATCH_UP
+                && found.contains_key(id)
+                && self.nodes.room() > 0
+            {
+                let hashes = level_range(&mut conn, id.level, have, id.index + 1).await?;
+                self.nodes.extend(id.level, have, &hashes);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Fills the in-memory copy of the subtree hashes from the database, highest levels first,
+    /// up to its budget. Returns how many nodes were loaded. `antin serve` runs it at start in the
+    /// background; proofs asked meanwhile read the database.
+    pub async fn log_warm_node_cache(&self) -> Result<u64, StoreError> {
+        let size = self.log_size().await?;
+        let mut loaded = 0u64;
+        if size == 0 {
+            return Ok(0);
+        }
+        let top = 63 - size.leading_zeros() as u8;
+        let mut conn = self.pool.acquire().await?;
+        for level in (0..=top).rev() {
+            let complete = size >> level;
+            let mut have = self.nodes.len(level);
+            while have < complete && self.nodes.room() > 0 {
+                let end = complete.min(have + WARM_CHUNK);
+                let hashes = level_range(&mut conn, level, have, end).await?;
+                if hashes.is_empty() {
+                    break;
+                }
+                let added = self.nodes.extend(level, have, &hashes);
+                loaded += added as u64;
+                if added == 0 {
+                    break;
+                }
+                have = self.nodes.len(level);
+            }
+        }
+        Ok(loaded)
     }
 
     /// Entries with `start <= index < end`, at most [`MAX_ENTRIES_PER_READ`], in order. Rows are

@@ -16,6 +16,7 @@ use crate::config::DatabaseConfig;
 
 pub mod documents;
 pub mod log;
+pub mod node_cache;
 pub mod payments;
 
 pub use documents::SignedDocumentRecord;
@@ -52,6 +53,8 @@ pub enum StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The log's subtree hashes already read (immutable once committed): see node_cache.rs.
+    nodes: std::sync::Arc<node_cache::NodeCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -128,9 +131,22 @@ impl Store {
             .acquire_timeout(std::time::Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            nodes: std::sync::Arc::new(node_cache::NodeCache::new(
+                node_cache::DEFAULT_BUDGET_NODES,
+            )),
+        };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// The same store with an in-memory copy of the log's subtree hashes of at most
+    /// `budget_nodes` nodes (32 bytes each; 0: proofs always read the database).
+    pub fn with_node_cache(mut self, budget_nodes: usize) -> Self {
+        self.nodes = std::sync::Arc::new(node_cache::NodeCache::new(budget_nodes));
+        self
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
