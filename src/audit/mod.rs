@@ -9,6 +9,7 @@
 //! call it.
 
 pub mod bundle;
+pub mod canonical;
 pub mod entry;
 pub mod log;
 pub mod merkle;

@@ -143,7 +143,7 @@ impl Replay {
     /// Feeds the entry the log has at `index` (entries must come in increasing index order; a
     /// skipped index is reported as missing), with the leaf hash the server stored for it if known.
     pub fn push(&mut self, index: u64, body: &str, stored_leaf: Option<&Hash>) {
-        let bad = entry::decode(body, index).err().map(|e| e.to_string());
+        let bad = entry::check(body, index).err().map(|e| e.to_string());
         self.push_checked(index, merkle::leaf_hash(body.as_bytes()), bad, stored_leaf);
     }
 
@@ -157,7 +157,7 @@ impl Replay {
         let work = |part: &[(u64, &str, Option<Hash>)]| -> Vec<(Hash, Option<String>)> {
             part.iter()
                 .map(|(index, body, _)| {
-                    let bad = entry::decode(body, *index).err().map(|e| e.to_string());
+                    let bad = entry::check(body, *index).err().map(|e| e.to_string());
                     (merkle::leaf_hash(body.as_bytes()), bad)
                 })
                 .collect()

@@ -727,20 +727,22 @@ async fn verify_log(
     }
     let mut replay = Replay::new(anchors);
     let mut start = 0u64;
+    let mut rows = source.entries(start, start + PAGE).await?;
     loop {
-        let rows = source.entries(start, start + PAGE).await?;
         let Some(last) = rows.last().map(|r| r.index) else {
             break;
         };
-        let batch: Vec<(u64, &str, Option<Hash>)> = rows
-            .iter()
-            .map(|r| (r.index, r.body.as_str(), r.stored_leaf))
-            .collect();
-        replay.push_batch(&batch);
         if last < start {
+            replay.push_batch(&batch_of(&rows));
             break;
         }
         start = last + 1;
+        // The next page is fetched while this one is checked: the database (or the network)
+        // works while the cores hash.
+        let (next, ()) = tokio::join!(source.entries(start, start + PAGE), async {
+            tokio::task::block_in_place(|| replay.push_batch(&batch_of(&rows)))
+        });
+        rows = next?;
         if replay.finding().is_some_and(|f| f.index < replay.size()) && start > target {
             break;
         }
@@ -775,6 +777,12 @@ async fn verify_log(
             Ok(EXIT_FAILED)
         }
     }
+}
+
+fn batch_of(rows: &[Row]) -> Vec<(u64, &str, Option<Hash>)> {
+    rows.iter()
+        .map(|r| (r.index, r.body.as_str(), r.stored_leaf))
+        .collect()
 }
 
 fn verify_partial_export(x: &Export, v: &NoteVerifier, lang: Lang) -> Result<u8, CliError> {
