@@ -728,10 +728,7 @@ async fn verify_log(
     let mut replay = Replay::new(anchors);
     let mut start = 0u64;
     let mut rows = source.entries(start, start + PAGE).await?;
-    loop {
-        let Some(last) = rows.last().map(|r| r.index) else {
-            break;
-        };
+    while let Some(last) = rows.last().map(|r| r.index) {
         if last < start {
             replay.push_batch(&batch_of(&rows));
             break;
