@@ -18,7 +18,7 @@ pub mod documents;
 pub mod log;
 pub mod payments;
 
-pub use documents::SignedDocumentRecord;
+pub use documents::{SignedDocumentRecord, StatusChangeRecord};
 pub use log::{LogInput, StoredCheckpoint};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
