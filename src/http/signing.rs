@@ -356,4 +356,3 @@ async fn create_batch(
     )
         .into_response())
 }
-

@@ -503,7 +503,10 @@ impl Profile {
             appearance,
             verify_url_base: format!("{}/v/", public_url.trim_end_matches('/')),
             ocsp,
-            published_signer: cfg.published_signer.clone().filter(|s| !s.trim().is_empty()),
+            published_signer: cfg
+                .published_signer
+                .clone()
+                .filter(|s| !s.trim().is_empty()),
             document_type: cfg.document_type.clone().filter(|s| !s.trim().is_empty()),
         })
     }

@@ -50,13 +50,8 @@ impl DocumentStatus {
 /// What an agency asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StatusAction {
-    Revoke {
-        reason: String,
-    },
-    Supersede {
-        reason: String,
-        replaced_by: String,
-    },
+    Revoke { reason: String },
+    Supersede { reason: String, replaced_by: String },
 }
 
 impl StatusAction {
@@ -85,13 +80,18 @@ impl StatusAction {
 #[non_exhaustive]
 pub enum StatusError {
     /// The reason is shown to the public and logged: it must say something, briefly.
-    #[error("the reason must be 1 to {MAX_REASON_CHARS} characters of text without control characters")]
+    #[error(
+        "the reason must be 1 to {MAX_REASON_CHARS} characters of text without control characters"
+    )]
     BadReason,
     #[error("a document cannot replace itself")]
     SelfReplacement,
     /// See the module docs for the allowed changes.
     #[error("a {from} document cannot become {to}")]
-    NotAllowed { from: &'static str, to: &'static str },
+    NotAllowed {
+        from: &'static str,
+        to: &'static str,
+    },
 }
 
 /// The reason, trimmed, if it is acceptable.
