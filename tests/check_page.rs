@@ -507,3 +507,50 @@ async fn rate_limited(db: Db) {
     app.stop().await;
 }
 on_both_databases!(rate_limit_tests, rate_limited);
+
+/// The QR code antin stamps decodes to the address of this very page, and that address serves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs poppler-utils (pdftoppm) and zbar-tools (zbarimg): full suite"]
+async fn the_qr_code_leads_to_the_page() {
+    use std::process::Command;
+    for (tool, probe) in [("pdftoppm", "-v"), ("zbarimg", "--version")] {
+        if Command::new(tool).arg(probe).output().is_err() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{tool} missing under CI=true"
+            );
+            eprintln!("skipping: {tool} is not installed");
+            return;
+        }
+    }
+    let app = common::spawn_app_with(Db::Sqlite, &[("ANTIN_SERVER__PUBLIC_URL", "auto")]).await;
+    let (id, signed) = sign(&app, "300/STP").await;
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("signed.pdf");
+    std::fs::write(&pdf, &signed).unwrap();
+    let st = Command::new("pdftoppm")
+        .args(["-r", "150", "-png", "-f", "1", "-l", "1", "-singlefile"])
+        .arg(&pdf)
+        .arg(dir.path().join("page"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let z = Command::new("zbarimg")
+        .args(["-q", "--raw"])
+        .arg(dir.path().join("page.png"))
+        .output()
+        .unwrap();
+    let url = String::from_utf8_lossy(&z.stdout).trim().to_owned();
+    assert_eq!(url, app.url(&format!("/v/{id}")));
+    let r = app
+        .client
+        .get(&url)
+        .header("accept", BROWSER_ACCEPT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("data-status=\"valid\"") && html.contains(&id));
+    app.stop().await;
+}

@@ -79,7 +79,7 @@ pub fn routes(state: &AppState) -> Router<Arc<AppState>> {
 // --- Negotiation and responses ------------------------------------------------------------------
 
 /// RFC 9110 12.5.1: JSON only when the client prefers it to HTML (`*/*` and no Accept get HTML).
-pub(crate) fn wants_json(headers: &HeaderMap) -> bool {
+pub fn wants_json(headers: &HeaderMap) -> bool {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
         return false;
     };

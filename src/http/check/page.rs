@@ -22,7 +22,7 @@ header strong{font-size:1.1rem}\
 a{color:#0b4bb3}\
 a:focus-visible,button:focus-visible,input:focus-visible,summary:focus-visible{outline:3px solid #0b4bb3;outline-offset:2px}\
 h1{font-size:1.4rem;margin:.2rem 0 .8rem}\
-h2{font-size:1.1rem;margin:1.5rem 0 .5rem}\
+h2{font-size:1.1rem;margin:1.5rem 0 .5rem}.card>h2:first-child{margin-top:0}\
 .card{background:#fff;border:1px solid #d5d9e0;border-radius:.5rem;padding:1rem;margin:0 0 1rem}\
 .state{border-width:2px;font-size:1.1rem}\
 .state p{margin:.3rem 0}\
@@ -65,7 +65,7 @@ fn sha256_source(s: &str) -> String {
 /// inline style and script above (by hash).
 pub static CSP: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "default-src 'none'; style-src {}; script-src {}; img-src 'self'; form-action 'self'; \
+        "default-src 'none'; style-src {}; script-src {}; img-src 'self' data:; form-action 'self'; \
          base-uri 'none'; frame-ancestors 'none'",
         sha256_source(CSS),
         sha256_source(JS)
@@ -162,7 +162,7 @@ fn layout(lang: Lang, title: &str, switch_to: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\"><title>{title}</title>\
+         <meta name=\"referrer\" content=\"no-referrer\"><link rel=\"icon\" href=\"data:,\"><title>{title}</title>\
          <style>{CSS}</style></head><body>\
          <header><strong>{brand}</strong><a href=\"{switch}{sep}lang={other_lang}\" hreflang=\"{other_lang}\" lang=\"{other_lang}\">{other_label}</a></header>\
          <main id=\"main\">{body}</main>\
@@ -505,7 +505,7 @@ pub fn result_page(lang: Lang, r: &ResultView<'_>, max_upload: usize) -> String 
             body,
             "<h2>{} {}</h2><dl>",
             lang.pick("Chữ ký", "Signature"),
-            s.index
+            s.index + 1
         );
         row(
             &mut body,
