@@ -227,9 +227,12 @@ async fn the_states_in_html_and_json(db: Db) {
     assert!(html.contains("data-status=\"revoked\"") && html.contains("đã bị thu hồi"));
     assert!(html.contains("Cấp nhầm người"));
     assert!(html.contains("data-proof=\"checked\""));
+    assert!(html.contains("data-status-proof=\"checked\""), "{html}");
     let (_, v) = json(&app, &format!("/v1/documents/{id}/status")).await;
     assert_eq!(v["status"], "revoked");
     assert_eq!(v["status_label"]["vi"], "đã bị thu hồi");
+    assert_eq!(v["log"]["status_index"].as_u64(), Some(index));
+    assert!(v["log"]["checkpoint"]["size"].as_u64().unwrap() > index);
     // A revoked document stays revoked.
     let (s, v) = change(
         &app,
@@ -310,6 +313,33 @@ async fn the_states_in_html_and_json(db: Db) {
     assert_eq!(v["history"][1]["to"], "revoked");
     let rows = app.store.document_status_history(&old).await.unwrap();
     assert_eq!(rows.len(), 2);
+
+    // A log entry edited behind antin's back: the proof no longer checks, and the page says so.
+    let (_, v) = json(&app, &format!("/v1/documents/{new}/status")).await;
+    let signed_at = v["log"]["index"].as_i64().unwrap();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(secrecy::ExposeSecret::expose_secret(
+        &app.config.database.url,
+    ))
+    .await
+    .unwrap();
+    let done = sqlx::query(
+        "UPDATE log_entries SET body = REPLACE(body, '\"profile\":\"default\"', '\"profile\":\"defaulT\"') WHERE idx = $1",
+    )
+    .bind(signed_at)
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(done.rows_affected(), 1);
+    pool.close().await;
+    let (_, _, html) = page(&app, &format!("/v/{new}")).await;
+    assert!(
+        html.contains("data-proof=\"failed\"") && !html.contains("data-proof=\"checked\""),
+        "{html}"
+    );
+    assert!(html.contains("KHÔNG kiểm tra được"));
+    let (_, v) = json(&app, &format!("/v1/documents/{new}/status")).await;
+    assert_eq!(v["log"]["inclusion"], "failed");
     app.stop().await;
 }
 on_both_databases!(states_tests, the_states_in_html_and_json);

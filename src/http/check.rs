@@ -246,11 +246,16 @@ async fn find(state: &AppState, id: &str) -> Result<SignedDocumentRecord, Lookup
     }
 }
 
-/// Checks, on the server, that the document's signing entry is in the log: the entry that names
-/// this id and this file hash, its inclusion proof, against the latest checkpoint whose signature
-/// verifies with the log's key (RFC 9162 2.1.3.2; C2SP signed-note).
-async fn log_proof(state: &AppState, rec: &SignedDocumentRecord) -> ProofView {
-    match check_inclusion(state, rec).await {
+/// Checks, on the server, that the document's signing entry (the one that names this id and this
+/// file hash) and its latest status change are in the log: their inclusion proofs against the
+/// latest checkpoint, whose signature verifies with the log's key (RFC 9162 2.1.3.2; C2SP
+/// signed-note).
+async fn log_proof(
+    state: &AppState,
+    rec: &SignedDocumentRecord,
+    history: &[StatusChangeRecord],
+) -> ProofView {
+    match check_inclusion(state, rec, history).await {
         Ok(v) => v,
         Err((index, detail)) => {
             tracing::warn!(target: "antin::check", document = %rec.id, ?index, %detail, "log proof not checked");
@@ -259,9 +264,30 @@ async fn log_proof(state: &AppState, rec: &SignedDocumentRecord) -> ProofView {
     }
 }
 
+/// The body of entry `index`, if it decodes and `accept` says it is the one expected.
+async fn entry_if(
+    state: &AppState,
+    index: u64,
+    accept: impl Fn(&crate::audit::entry::DecodedEntry) -> bool,
+) -> Result<Option<String>, (Option<u64>, String)> {
+    let entries = state
+        .store
+        .log_entries(index, index + 1)
+        .await
+        .map_err(|e| (Some(index), e.to_string()))?;
+    let Some(entry) = entries.into_iter().find(|e| e.index == index) else {
+        return Ok(None);
+    };
+    Ok(crate::audit::entry::decode(&entry.body, index)
+        .ok()
+        .filter(|d| accept(d))
+        .map(|_| entry.body))
+}
+
 async fn check_inclusion(
     state: &AppState,
     rec: &SignedDocumentRecord,
+    history: &[StatusChangeRecord],
 ) -> Result<ProofView, (Option<u64>, String)> {
     let fail = |i: Option<u64>| move |e: &dyn std::fmt::Display| (i, e.to_string());
     let indices = state
@@ -269,52 +295,66 @@ async fn check_inclusion(
         .log_find_subject(&format!("document:{}", rec.id))
         .await
         .map_err(|e| fail(None)(&e))?;
-    let mut found = None;
+    let mut signed = None;
     for &i in indices.iter().take(50) {
-        let entries = state
-            .store
-            .log_entries(i, i + 1)
-            .await
-            .map_err(|e| fail(Some(i))(&e))?;
-        let Some(entry) = entries.into_iter().find(|e| e.index == i) else {
-            continue;
-        };
-        let Ok(d) = crate::audit::entry::decode(&entry.body, i) else {
-            continue;
-        };
-        if d.kind == "document_signed"
-            && d.data["document_id"] == rec.id.as_str()
-            && d.data["signed_sha256"] == rec.signed_sha256.as_str()
+        if let Some(body) = entry_if(state, i, |d| {
+            d.kind == "document_signed"
+                && d.data["document_id"] == rec.id.as_str()
+                && d.data["signed_sha256"] == rec.signed_sha256.as_str()
+        })
+        .await?
         {
-            found = Some((i, entry.body));
+            signed = Some((i, body));
             break;
         }
     }
-    let (index, body) = found.ok_or((None, "no log entry records this document".to_owned()))?;
+    let (index, body) = signed.ok_or((None, "no log entry records this document".to_owned()))?;
+    let mut leaves = vec![(index, body)];
+    let mut status_index = None;
+    if let Some(last) = history.last() {
+        let i = last.log_index;
+        let body = entry_if(state, i, |d| {
+            d.kind == "document_status"
+                && d.data["document_id"] == rec.id.as_str()
+                && d.data["to"] == last.to_status.as_str()
+                && d.data["reason"] == last.reason.as_str()
+        })
+        .await?
+        .ok_or((
+            Some(i),
+            "the status change's log entry does not match".to_owned(),
+        ))?;
+        leaves.push((i, body));
+        status_index = Some(i);
+    }
+    let newest = leaves.iter().map(|(i, _)| *i).max().unwrap_or(index);
     let now = OffsetDateTime::now_utc();
     let cp = state
         .log
-        .checkpoint_covering(index, now)
+        .checkpoint_covering(newest, now)
         .await
-        .map_err(|e| fail(Some(index))(&e))?;
+        .map_err(|e| fail(Some(newest))(&e))?;
     let verifier = state.log.verifier().map_err(|e| fail(Some(index))(&e))?;
     let opened = note::open(&cp.note, &[verifier]).map_err(|e| fail(Some(index))(&e))?;
     let checkpoint = Checkpoint::parse(&opened.text).map_err(|e| fail(Some(index))(&e))?;
-    let proof = state
-        .log
-        .inclusion_proof(index, checkpoint.size)
-        .await
-        .map_err(|e| fail(Some(index))(&e))?;
-    merkle::verify_inclusion(
-        &merkle::leaf_hash(body.as_bytes()),
-        index,
-        checkpoint.size,
-        &proof,
-        &checkpoint.root,
-    )
-    .map_err(|e| fail(Some(index))(&e))?;
+    for (i, body) in &leaves {
+        let proof = state
+            .log
+            .inclusion_proof(*i, checkpoint.size)
+            .await
+            .map_err(|e| fail(Some(*i))(&e))?;
+        merkle::verify_inclusion(
+            &merkle::leaf_hash(body.as_bytes()),
+            *i,
+            checkpoint.size,
+            &proof,
+            &checkpoint.root,
+        )
+        .map_err(|e| fail(Some(*i))(&e))?;
+    }
     Ok(ProofView::Checked {
         index,
+        status_index,
         size: checkpoint.size,
         root_hex: hex::encode(checkpoint.root),
     })
@@ -329,10 +369,12 @@ fn status_json(
     let log = match proof {
         ProofView::Checked {
             index,
+            status_index,
             size,
             root_hex,
         } => json!({
             "index": index,
+            "status_index": status_index,
             "inclusion": "checked",
             "checkpoint": {"size": size, "root": root_hex},
         }),
@@ -379,7 +421,7 @@ async fn document_facts(
     rec: &SignedDocumentRecord,
 ) -> Result<(Vec<StatusChangeRecord>, ProofView), ApiError> {
     let history = state.store.document_status_history(&rec.id).await?;
-    let proof = log_proof(state, rec).await;
+    let proof = log_proof(state, rec, &history).await;
     Ok((history, proof))
 }
 

@@ -80,6 +80,7 @@ try {
   check((await state.getAttribute('data-status')) === 'revoked', 'revoked state');
   check((await state.innerText()).includes('đã bị thu hồi'), '"đã bị thu hồi" shown');
   check((await state.innerText()).includes('Cấp nhầm người nhận'), 'reason shown');
+  check(await page.locator('[data-status-proof="checked"]').isVisible(), 'the revocation is in the log, checked');
   await page.screenshot({ path: join(OUT, '2-revoked.png'), fullPage: true });
 
   // 3. A tampered copy through the form: fails, and is not the issued file.

@@ -112,6 +112,8 @@ pub enum ProofView {
     /// Verified against the latest signed checkpoint (size, root in hex).
     Checked {
         index: u64,
+        /// The latest status change's entry, checked against the same checkpoint.
+        status_index: Option<u64>,
         size: u64,
         root_hex: String,
     },
@@ -279,6 +281,7 @@ fn log_card(out: &mut String, lang: Lang, v: &DocView<'_>) {
     match v.proof {
         ProofView::Checked {
             index,
+            status_index,
             size,
             root_hex,
         } => {
@@ -292,6 +295,14 @@ fn log_card(out: &mut String, lang: Lang, v: &DocView<'_>) {
                 ),
                 lang.pick("đã kiểm tra", "checked"),
             );
+            if let Some(si) = status_index {
+                let _ = write!(
+                    out,
+                    "<p data-status-proof=\"checked\">{} <strong>#{si}</strong>: <strong>{}</strong>.</p>",
+                    lang.pick("Thay đổi trạng thái mới nhất, mục", "The latest status change, entry"),
+                    lang.pick("đã kiểm tra", "checked"),
+                );
+            }
             row(
                 out,
                 lang.pick("Kích thước nhật ký", "Checkpoint size"),
