@@ -226,6 +226,7 @@ async fn the_states_in_html_and_json(db: Db) {
     let (_, _, html) = page(&app, &format!("/v/{id}")).await;
     assert!(html.contains("data-status=\"revoked\"") && html.contains("đã bị thu hồi"));
     assert!(html.contains("Cấp nhầm người"));
+    assert!(html.contains("Thực hiện bởi: cơ quan ban hành"));
     assert!(html.contains("data-proof=\"checked\""));
     assert!(html.contains("data-status-proof=\"checked\""), "{html}");
     let (_, v) = json(&app, &format!("/v1/documents/{id}/status")).await;
@@ -292,6 +293,10 @@ async fn the_states_in_html_and_json(db: Db) {
     );
     let (_, _, html) = page(&app, &format!("/v/{old}")).await;
     assert!(html.contains("data-status=\"superseded\"") && html.contains("đã được thay thế"));
+    assert!(
+        html.contains("Thực hiện bởi: quản trị viên hệ thống"),
+        "the admin did it"
+    );
     assert!(html.contains(&format!("href=\"/v/{new}?lang=vi\"")));
     let (_, _, html) = page(&app, &format!("/v/{new}")).await;
     assert!(html.contains("data-status=\"valid\""));
@@ -429,6 +434,16 @@ async fn uploads(db: Db) {
     assert!(html.contains("data-light=\"red\""), "{html}");
     assert!(html.contains("data-identical=\"false\""));
     assert!(html.contains("KHÔNG giống hệt"));
+    // The largest page (two signatures' details): still far under 100 KB.
+    assert!(
+        html.len() < 100 * 1024,
+        "result page weight {} bytes",
+        html.len()
+    );
+    eprintln!(
+        "result page weight (tampered, details): {} bytes",
+        html.len()
+    );
 
     // Nothing was stored: no verification records, no log entries from uploads.
     let size_before = app.store.log_size().await.unwrap();

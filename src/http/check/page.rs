@@ -199,13 +199,21 @@ fn status_card(out: &mut String, lang: Lang, v: &DocView<'_>) {
         esc(status.label(lang)),
     );
     if let Some(last) = v.history.last() {
+        // Who: the agency's own portal, or the service's administrator (key ids stay in the JSON).
+        let by = if last.actor == v.rec.caller {
+            lang.pick("cơ quan ban hành", "the issuing agency")
+        } else {
+            lang.pick("quản trị viên hệ thống", "the service administrator")
+        };
         let _ = write!(
             out,
-            "<p>{} {}</p><p>{} {}</p>",
+            "<p>{} {}</p><p>{} {}</p><p>{} {}</p>",
             lang.pick("Lý do:", "Reason:"),
             esc(&last.reason),
             lang.pick("Thời điểm:", "When:"),
             esc(&vn_time(last.created_at)),
+            lang.pick("Thực hiện bởi:", "By:"),
+            esc(by),
         );
     }
     if let Some(by) = &v.rec.superseded_by {
