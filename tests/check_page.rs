@@ -599,3 +599,31 @@ async fn the_qr_code_leads_to_the_page() {
     assert!(html.contains("data-status=\"valid\"") && html.contains(&id));
     app.stop().await;
 }
+
+/// An upload refused by the server-wide body limit before any handler runs still gets a page
+/// (and the JSON API keeps its JSON error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_server_limit_gets_a_page_too() {
+    let app =
+        common::spawn_app_with(Db::Sqlite, &[("ANTIN_SERVER__MAX_BODY_BYTES", "65536")]).await;
+    let mut big = b"%PDF-1.7\n".to_vec();
+    big.resize(200 * 1024, b' ');
+    let r = upload(&app, big.clone(), None).await;
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    assert!(r.text().await.unwrap().contains("Tệp quá lớn"));
+    let r = app
+        .client
+        .post(app.url("/v1/verifications"))
+        .bearer_auth(app.key(Role::Portal))
+        .multipart(
+            reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(big)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "payload_too_large");
+    app.stop().await;
+}
