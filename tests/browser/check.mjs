@@ -100,6 +100,16 @@ try {
   check((await state.innerText()).includes('revoked'), 'English revoked state');
   await page.screenshot({ path: join(OUT, '4-revoked-en.png'), fullPage: true });
 
+  // 5. Without JavaScript the essentials work the same: the state, and the upload form.
+  const nojs = await browser.newContext({ ignoreHTTPSErrors: true, javaScriptEnabled: false, locale: 'vi-VN' });
+  const plain = await nojs.newPage();
+  await plain.goto(CHECK_URL, { waitUntil: 'load' });
+  check((await plain.locator('[data-status]').getAttribute('data-status')) === 'revoked', 'no-JS: revoked state');
+  await plain.setInputFiles('#file', TAMPERED);
+  await Promise.all([plain.waitForNavigation({ waitUntil: 'load' }), plain.click('form.up button')]);
+  check((await plain.locator('[data-light]').getAttribute('data-light')) === 'red', 'no-JS: tampered copy is red');
+  await nojs.close();
+
   // No script error and no Content-Security-Policy violation on any of them.
   check(problems.length === 0, `console errors: ${problems.join(' | ')}`);
   measured.screenshots = ['1-valid.png', '2-revoked.png', '3-tampered.png', '4-revoked-en.png'];
