@@ -319,6 +319,25 @@ async fn the_states_in_html_and_json(db: Db) {
     let rows = app.store.document_status_history(&old).await.unwrap();
     assert_eq!(rows.len(), 2);
 
+    // Two agencies' clerks revoking at once: one wins, the other is told it changed meanwhile.
+    let (race, _) = sign(&app, "126/STP-LLTP").await;
+    let body = || serde_json::json!({"reason": "Trùng"});
+    let (a, b) = tokio::join!(
+        change(&app, &race, "revoke", Role::Portal, body()),
+        change(&app, &race, "revoke", Role::Admin, body()),
+    );
+    let mut codes = [a.0, b.0];
+    codes.sort_unstable();
+    assert_eq!(codes, [200, 409], "{a:?} {b:?}");
+    assert_eq!(
+        app.store
+            .document_status_history(&race)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
     // A log entry edited behind antin's back: the proof no longer checks, and the page says so.
     let (_, v) = json(&app, &format!("/v1/documents/{new}/status")).await;
     let signed_at = v["log"]["index"].as_i64().unwrap();
