@@ -24,6 +24,34 @@ pub struct Config {
     pub audit: AuditConfig,
     pub sign: SignConfig,
     pub payments: PaymentsConfig,
+    /// The public check page (`/v/{id}`, `/verify`).
+    #[serde(default)]
+    pub check: CheckConfig,
+}
+
+/// The public check page: what an anonymous visitor may make antin spend.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckConfig {
+    /// The largest PDF a visitor may upload (bytes; also bounded by `server.max_body_bytes`).
+    pub max_upload_bytes: usize,
+    /// Requests per minute one client address may make to the public pages (sustained rate).
+    pub rate_per_minute: u32,
+    /// Requests one address may make at once before the rate applies.
+    pub rate_burst: u32,
+    /// Client addresses tracked at once (bounds the limiter's memory).
+    pub max_tracked_clients: usize,
+}
+
+impl Default for CheckConfig {
+    fn default() -> Self {
+        CheckConfig {
+            max_upload_bytes: 20 * 1024 * 1024,
+            rate_per_minute: 60,
+            rate_burst: 20,
+            max_tracked_clients: 10_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -226,6 +254,14 @@ pub struct SigningProfileConfig {
     /// signatures are invisible unless a request places them.
     #[serde(default)]
     pub appearance: Option<AppearanceConfig>,
+    /// The signer as the agency chooses to publish it on the check page (e.g. "Phó Giám đốc
+    /// Nguyễn Văn A"); absent: the certificate's common name.
+    #[serde(default)]
+    pub published_signer: Option<String>,
+    /// The document type shown on the check page when a request names none (e.g. "Phiếu lý lịch
+    /// tư pháp").
+    #[serde(default)]
+    pub document_type: Option<String>,
 }
 
 /// The visible signature of a profile (`[sign.profiles.NAME.appearance]`).

@@ -83,6 +83,7 @@ async fn sign_through_the_api(db: Db) {
     let status: serde_json::Value = app
         .client
         .get(app.url(&format!("/v/{id}")))
+        .header("accept", "application/json")
         .send()
         .await
         .unwrap()
@@ -106,14 +107,20 @@ async fn sign_through_the_api(db: Db) {
         hex::encode(openssl::sha::sha256(&signed))
     );
 
-    // Unknown and malformed ids are simply not found.
-    for bad in [
-        "/v/00000000-0000-0000-0000-000000000000",
-        "/v/not-an-id",
-        "/v/%00",
+    // Unknown ids are not found, malformed ones are bad requests (tests/check_page.rs has more).
+    for (bad, status) in [
+        ("/v/00000000-0000-0000-0000-000000000000", 404),
+        ("/v/not-an-id", 400),
+        ("/v/%00", 400),
     ] {
-        let r = app.client.get(app.url(bad)).send().await.unwrap();
-        assert_eq!(r.status(), 404, "{bad}");
+        let r = app
+            .client
+            .get(app.url(bad))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{bad}");
     }
 
     // Only portals and administrators sign; bad requests get stable codes.

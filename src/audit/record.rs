@@ -171,6 +171,36 @@ pub fn document_signed(
     .subject(format!("sha256:{signed_sha256}"))
 }
 
+/// An issued document revoked or superseded by its agency: the document, the change, the reason
+/// the agency gave (it is published on the check page too) and the replacement's id.
+pub fn document_status(
+    document_id: &str,
+    from: &str,
+    to: &str,
+    reason: &str,
+    replaced_by: Option<&str>,
+    actor: &str,
+    now: OffsetDateTime,
+) -> LogInput {
+    let mut input = LogInput::new(NewEntry::new(
+        EntryKind::DocumentStatus,
+        now,
+        actor,
+        json!({
+            "document_id": document_id,
+            "from": from,
+            "to": to,
+            "reason": reason,
+            "replaced_by": replaced_by,
+        }),
+    ))
+    .subject(format!("document:{document_id}"));
+    if let Some(r) = replaced_by {
+        input = input.subject(format!("replaces:{r}"));
+    }
+    input
+}
+
 /// A payment created: its identifiers, amount and codes; the payer's name and CCCD pseudonymised.
 #[allow(clippy::too_many_arguments)]
 pub fn payment_created(

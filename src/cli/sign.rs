@@ -209,6 +209,7 @@ async fn sign_one(
         &signed,
         &crate::audit::record::cli_actor(),
         dossier,
+        &service::Published::default(),
         now,
     );
     // Written under a temporary name, recorded, then renamed into place: a failure to record

@@ -31,6 +31,8 @@ pub enum ErrorCode {
     IdempotencyKeyRequired,
     /// The payment gateway could not be reached (nothing was charged).
     GatewayUnavailable,
+    /// Too many requests from one client address to the public pages (Retry-After says when).
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -51,6 +53,7 @@ impl ErrorCode {
             ErrorCode::IdempotencyInFlight => "idempotency_key_in_flight",
             ErrorCode::IdempotencyKeyRequired => "idempotency_key_required",
             ErrorCode::GatewayUnavailable => "gateway_unavailable",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 
@@ -71,6 +74,7 @@ impl ErrorCode {
             ErrorCode::IdempotencyInFlight => StatusCode::CONFLICT,
             ErrorCode::IdempotencyKeyRequired => StatusCode::BAD_REQUEST,
             ErrorCode::GatewayUnavailable => StatusCode::BAD_GATEWAY,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -122,6 +126,10 @@ impl ErrorCode {
             ErrorCode::GatewayUnavailable => lang.pick(
                 "Cổng thanh toán tạm thời không kết nối được; chưa có khoản tiền nào bị trừ.",
                 "The payment gateway cannot be reached; nothing was charged.",
+            ),
+            ErrorCode::RateLimited => lang.pick(
+                "Quá nhiều yêu cầu từ địa chỉ của bạn; vui lòng thử lại sau ít phút.",
+                "Too many requests from your address; try again in a moment.",
             ),
         }
     }

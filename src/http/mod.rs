@@ -2,6 +2,7 @@
 //! shutdown. Handlers stay thin: they authenticate, parse the request, call the cores, store.
 
 pub mod auth;
+pub mod check;
 pub mod error;
 mod extend;
 mod log;
@@ -141,7 +142,9 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
     use tower_http::limit::RequestBodyLimitLayer;
     let max_body = state.config.server.max_body_bytes;
     let timeout = Duration::from_secs(state.config.server.request_timeout_secs);
-    let mut app = routes::routes().merge(extend::routes());
+    let mut app = routes::routes()
+        .merge(check::routes(&state))
+        .merge(extend::routes());
     if let Some(tsa) = state.signer.dev_tsa() {
         // The built-in test TSA (development only: sign.dev_tsa), for clients and profiles that
         // want an RFC 3161 URL.
@@ -231,17 +234,25 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
     resp
 }
 
-/// Re-renders API errors in the language the client asked for.
+/// Re-renders API errors in the language the client asked for (pages of the check page are
+/// left alone; an upload refused by the body limit before its handler gets a page too).
 async fn localize(req: Request, next: Next) -> Response {
     let lang = Lang::from_accept_language(
         req.headers()
             .get(axum::http::header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
     );
+    let page_upload = req.uri().path() == "/verify" && !check::wants_json(req.headers());
     let resp = next.run(req).await;
+    if resp.extensions().get::<check::HtmlPage>().is_some() {
+        return resp;
+    }
     match resp.extensions().get::<ApiError>() {
         Some(err) if lang != Lang::Vi => err.render(lang),
         Some(_) => resp,
+        None if resp.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && page_upload => {
+            check::too_large(lang, None)
+        }
         None if resp.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::new(ErrorCode::PayloadTooLarge).render(lang)
         }

@@ -11,5 +11,15 @@ mod tests {
         assert!(v["paths"]["/v1/verifications/{id}"]["get"].is_object());
         assert!(v["paths"]["/v1/payments"]["post"].is_object());
         assert!(v["paths"]["/callbacks/vnpay/ipn"]["get"].is_object());
+        for (path, method) in [
+            ("/v/{id}", "get"),
+            ("/v1/documents/{id}/status", "get"),
+            ("/v1/documents/{id}/revoke", "post"),
+            ("/v1/documents/{id}/supersede", "post"),
+            ("/verify", "get"),
+            ("/verify", "post"),
+        ] {
+            assert!(v["paths"][path][method].is_object(), "{method} {path}");
+        }
     }
 }

@@ -1,15 +1,14 @@
 //! Signing over HTTP: `POST /v1/signatures` (portal, admin) signs a result PDF with a profile and
-//! returns it; `GET /v/{id}` and `GET /v1/documents/{id}/status` say what antin issued under a
-//! document id (the address in the result's QR code; the page for people is built on this).
+//! returns it. What antin issued under a document id (the address in the result's QR code) is
+//! served by the check page (`super::check`).
 
 use std::sync::Arc;
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::routing::post;
+use axum::{Extension, Router};
 use time::OffsetDateTime;
 
 use super::auth::{Caller, Role};
@@ -22,8 +21,6 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/v1/signatures", post(create_signature))
         .route("/v1/signatures/batch", post(create_batch))
-        .route("/v/{id}", get(document_status))
-        .route("/v1/documents/{id}/status", get(document_status))
 }
 
 impl From<SignError> for ApiError {
@@ -71,6 +68,8 @@ struct SignForm {
     reason: Option<String>,
     location: Option<String>,
     dossier: Option<String>,
+    /// Published on the check page.
+    published: service::Published,
 }
 
 async fn read_form(mut multipart: Multipart) -> Result<SignForm, ApiError> {
@@ -134,6 +133,8 @@ async fn read_form(mut multipart: Multipart) -> Result<SignForm, ApiError> {
                 )
             }
             "reason" => form.reason = Some(text),
+            "document_type" => form.published.document_type = Some(text),
+            "document_number" => form.published.document_number = Some(text),
             "location" => form.location = Some(text),
             "dossier" => {
                 form.dossiers.push(text.clone());
@@ -167,6 +168,7 @@ async fn sign_and_record(
     base: &SignOptions,
     file: &[u8],
     dossier: Option<&str>,
+    published: &service::Published,
 ) -> Result<(crate::store::SignedDocumentRecord, service::Signed), ApiError> {
     let id = service::new_document_id();
     let opts = SignOptions {
@@ -180,7 +182,9 @@ async fn sign_and_record(
     let now = OffsetDateTime::now_utc();
     let signed = service::sign(profile, file, &opts, now).await?;
     service::self_check(state.verifier.context(), profile, &signed, now)?;
-    let (record, entry) = service::issued(&id, profile, file, &signed, &caller.id, dossier, now);
+    let (record, entry) = service::issued(
+        &id, profile, file, &signed, &caller.id, dossier, published, now,
+    );
     state
         .store
         .insert_signed_document(&record, &[entry])
@@ -236,6 +240,7 @@ async fn create_signature(
         &opts,
         file,
         form.dossier.as_deref(),
+        &form.published,
     )
     .await?;
     Ok((
@@ -305,6 +310,7 @@ async fn create_batch(
                 &opts,
                 file,
                 dossier.as_deref(),
+                &form.published,
             )
             .await
             {
@@ -349,41 +355,4 @@ async fn create_batch(
         axum::body::Body::from_stream(stream),
     )
         .into_response())
-}
-
-/// What antin issued under a document id: public, and without personal data (the agency, the
-/// level, the time, the status, the hash of the issued file, its log entry).
-async fn document_status(
-    State(state): State<Arc<AppState>>,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    let Ok(Path(id)) = id else {
-        return Err(ApiError::new(ErrorCode::NotFound));
-    };
-    if uuid::Uuid::parse_str(&id).is_err() {
-        return Err(ApiError::new(ErrorCode::NotFound));
-    }
-    let rec = state
-        .store
-        .get_signed_document(&id)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
-    let log_index = state
-        .store
-        .log_find_subject(&format!("document:{}", rec.id))
-        .await?
-        .first()
-        .copied();
-    Ok(Json(serde_json::json!({
-        "document_id": rec.id,
-        "agency": rec.agency,
-        "status": rec.status,
-        "status_reason": rec.status_reason,
-        "issued_at": crate::timefmt::vietnam(rec.created_at),
-        "level": rec.level,
-        "signed_sha256": rec.signed_sha256,
-        "signer_certificate_sha256": rec.signer_cert_sha256,
-        "log_index": log_index,
-    }))
-    .into_response())
 }

@@ -14,4 +14,5 @@ pub mod ocsp;
 pub mod pdf;
 pub mod pkcs11;
 pub mod service;
+pub mod status;
 pub mod tsa;

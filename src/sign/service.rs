@@ -138,6 +138,10 @@ pub struct Profile {
     pub appearance: Option<ProfileAppearance>,
     /// `<public url>/v/`: the QR code's address is this followed by the document id.
     verify_url_base: String,
+    /// The signer as the agency publishes it (check page); else the certificate's common name.
+    published_signer: Option<String>,
+    /// The document type when a request names none.
+    pub document_type: Option<String>,
 }
 
 /// A profile's visible signature, loaded: images decoded and the font checked once.
@@ -499,6 +503,11 @@ impl Profile {
             appearance,
             verify_url_base: format!("{}/v/", public_url.trim_end_matches('/')),
             ocsp,
+            published_signer: cfg
+                .published_signer
+                .clone()
+                .filter(|s| !s.trim().is_empty()),
+            document_type: cfg.document_type.clone().filter(|s| !s.trim().is_empty()),
         })
     }
 
@@ -527,6 +536,15 @@ impl Profile {
 
     pub fn signer_subject(&self) -> String {
         crate::pki::identity::format_dn(self.cert.subject_name())
+    }
+
+    /// The signer as the check page shows it: the configured `published_signer`, else the
+    /// certificate's common name (never the full subject, which may carry a CCCD number).
+    pub fn published_signer(&self) -> String {
+        self.published_signer
+            .clone()
+            .or_else(|| self.signer_name())
+            .unwrap_or_else(|| self.agency.clone())
     }
 
     fn signer_name(&self) -> Option<String> {
@@ -965,8 +983,19 @@ pub fn parse_rect(s: &str) -> Result<[f64; 4], RectError> {
     }
 }
 
+/// What the agency publishes about one document on the check page (besides the agency and the
+/// signer, which come from the profile).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Published {
+    /// e.g. "Phiếu lý lịch tư pháp"; absent: the profile's `document_type`.
+    pub document_type: Option<String>,
+    /// The agency's own number for the document, e.g. "123/STP-LLTP".
+    pub document_number: Option<String>,
+}
+
 /// What is stored and logged for an issued document under `id` (from [`new_document_id`], given
 /// to [`sign`] for the QR code): its record and its transparency-log entry (the CLI and the API record the same way).
+#[allow(clippy::too_many_arguments)]
 pub fn issued(
     id: &str,
     profile: &Profile,
@@ -974,6 +1003,7 @@ pub fn issued(
     signed: &Signed,
     caller: &str,
     dossier: Option<&str>,
+    published: &Published,
     now: OffsetDateTime,
 ) -> (crate::store::SignedDocumentRecord, crate::store::LogInput) {
     let id = id.to_owned();
@@ -994,6 +1024,13 @@ pub fn issued(
         status: "valid".into(),
         status_reason: None,
         status_changed_at: None,
+        document_type: published
+            .document_type
+            .clone()
+            .or_else(|| profile.document_type.clone()),
+        document_number: published.document_number.clone(),
+        published_signer: Some(profile.published_signer()),
+        superseded_by: None,
     };
     let entry = crate::audit::record::document_signed(
         &id,

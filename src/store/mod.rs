@@ -19,7 +19,7 @@ pub mod log;
 pub mod node_cache;
 pub mod payments;
 
-pub use documents::SignedDocumentRecord;
+pub use documents::{SignedDocumentRecord, StatusChangeRecord};
 pub use log::{LogInput, StoredCheckpoint};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -186,6 +186,11 @@ pub async fn spawn_app_full(
     if config.payments.callback_base_url.is_empty() {
         config.payments.callback_base_url = format!("https://localhost:{}", addr.port());
     }
+    // `ANTIN_SERVER__PUBLIC_URL=auto`: this server's own address, so the QR codes it stamps lead
+    // back to it.
+    if config.server.public_url == "auto" {
+        config.server.public_url = format!("https://localhost:{}", addr.port());
+    }
     let state = Arc::new(match registry {
         Some(r) => AppState::with_registry(config.clone(), store.clone(), r).expect("state"),
         None => AppState::new(config.clone(), store.clone()).expect("state"),
