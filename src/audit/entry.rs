@@ -158,7 +158,7 @@ impl NewEntry {
             "data": self.data,
         });
         let mut out = String::with_capacity(256);
-        write_canonical(&value, "", &mut out)?;
+        write_canonical(&value, &mut out).map_err(|()| float_error(&value))?;
         if out.len() > MAX_ENTRY_BYTES {
             return Err(EntryError::TooLarge {
                 size: out.len(),
@@ -188,7 +188,7 @@ pub fn decode(body: &str, index: u64) -> Result<DecodedEntry, EntryError> {
     }
     let value: Value = serde_json::from_str(body).map_err(|e| EntryError::Syntax(e.to_string()))?;
     let mut again = String::with_capacity(body.len());
-    write_canonical(&value, "", &mut again)?;
+    write_canonical(&value, &mut again).map_err(|()| float_error(&value))?;
     if again != body {
         return Err(EntryError::NotCanonical);
     }
@@ -231,19 +231,19 @@ pub fn decode(body: &str, index: u64) -> Result<DecodedEntry, EntryError> {
     })
 }
 
-fn write_canonical(v: &Value, path: &str, out: &mut String) -> Result<(), EntryError> {
+/// Writes `v` canonically; `Err` on a fractional number (see [`float_error`] for where).
+fn write_canonical(v: &Value, out: &mut String) -> Result<(), ()> {
+    use std::fmt::Write as _;
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => {
             if let Some(i) = n.as_i64() {
-                out.push_str(&i.to_string());
+                let _ = write!(out, "{i}");
             } else if let Some(u) = n.as_u64() {
-                out.push_str(&u.to_string());
+                let _ = write!(out, "{u}");
             } else {
-                return Err(EntryError::Float {
-                    path: path.to_owned(),
-                });
+                return Err(());
             }
         }
         Value::String(s) => push_string(s, out),
@@ -253,14 +253,20 @@ fn write_canonical(v: &Value, path: &str, out: &mut String) -> Result<(), EntryE
                 if i > 0 {
                     out.push(',');
                 }
-                write_canonical(item, &format!("{path}[{i}]"), out)?;
+                write_canonical(item, out)?;
             }
             out.push(']');
         }
         Value::Object(map) => {
-            // RFC 8785 3.2.3: members sorted by the UTF-16 code units of their names.
+            // RFC 8785 3.2.3: members sorted by the UTF-16 code units of their names (for ASCII
+            // names, byte order: no sort needed when serde_json's map already holds them so).
             let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+            if !keys
+                .windows(2)
+                .all(|w| w[0].is_ascii() && w[1].is_ascii() && w[0] < w[1])
+            {
+                keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+            }
             out.push('{');
             for (i, k) in keys.iter().enumerate() {
                 if i > 0 {
@@ -269,7 +275,7 @@ fn write_canonical(v: &Value, path: &str, out: &mut String) -> Result<(), EntryE
                 push_string(k, out);
                 out.push(':');
                 if let Some(item) = map.get(*k) {
-                    write_canonical(item, &format!("{path}.{k}"), out)?;
+                    write_canonical(item, out)?;
                 }
             }
             out.push('}');
@@ -278,10 +284,40 @@ fn write_canonical(v: &Value, path: &str, out: &mut String) -> Result<(), EntryE
     Ok(())
 }
 
+/// The error for a value holding a fractional number, naming the first one's path.
+fn float_error(v: &Value) -> EntryError {
+    fn find(v: &Value, path: &str) -> Option<String> {
+        match v {
+            Value::Number(n) if n.as_i64().is_none() && n.as_u64().is_none() => {
+                Some(path.to_owned())
+            }
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, item)| find(item, &format!("{path}[{i}]"))),
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+                keys.into_iter()
+                    .find_map(|k| find(&map[k.as_str()], &format!("{path}.{k}")))
+            }
+            _ => None,
+        }
+    }
+    EntryError::Float {
+        path: find(v, "").unwrap_or_default(),
+    }
+}
+
 /// RFC 8785 3.2.2.2: the shortest escapes (\" \\ \b \f \n \r \t, \u00XX for other controls),
 /// everything else as UTF-8.
 fn push_string(s: &str, out: &mut String) {
     out.push('"');
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

@@ -102,6 +102,7 @@ pub(crate) async fn append_in(
     let mut frontier = Frontier::from_nodes(old_size, |id| known.get(&id).copied())
         .map_err(|e| StoreError::Corrupt(format!("log frontier at size {old_size}: {e}")))?;
 
+    let positional = conn.backend_name() == "SQLite";
     let created = fmt_time(now);
     let mut bodies = Vec::with_capacity(inputs.len());
     let mut nodes: Vec<(NodeId, Hash)> = Vec::with_capacity(inputs.len() * 2);
@@ -120,14 +121,12 @@ pub(crate) async fn append_in(
     }
 
     for chunk in bodies.chunks(CHUNK) {
-        let mut sql = String::from("INSERT INTO log_entries (idx, kind, body, created_at) VALUES ");
-        for i in 0..chunk.len() {
-            let p = i * 4;
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("(${},${},${},${})", p + 1, p + 2, p + 3, p + 4));
-        }
+        let sql = values_sql(
+            "INSERT INTO log_entries (idx, kind, body, created_at) VALUES ",
+            chunk.len(),
+            4,
+            positional,
+        );
         let mut q = sqlx::query(&sql);
         for (index, kind, body) in chunk {
             q = q
@@ -139,14 +138,12 @@ pub(crate) async fn append_in(
         q.execute(&mut *conn).await?;
     }
     for chunk in nodes.chunks(CHUNK) {
-        let mut sql = String::from("INSERT INTO log_nodes (level, idx, hash) VALUES ");
-        for i in 0..chunk.len() {
-            let p = i * 3;
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("(${},${},${})", p + 1, p + 2, p + 3));
-        }
+        let sql = values_sql(
+            "INSERT INTO log_nodes (level, idx, hash) VALUES ",
+            chunk.len(),
+            3,
+            positional,
+        );
         let mut q = sqlx::query(&sql);
         for (id, hash) in chunk {
             q = q
@@ -157,14 +154,12 @@ pub(crate) async fn append_in(
         q.execute(&mut *conn).await?;
     }
     for chunk in subjects.chunks(CHUNK) {
-        let mut sql = String::from("INSERT INTO log_subjects (subject, idx) VALUES ");
-        for i in 0..chunk.len() {
-            let p = i * 2;
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("(${},${})", p + 1, p + 2));
-        }
+        let mut sql = values_sql(
+            "INSERT INTO log_subjects (subject, idx) VALUES ",
+            chunk.len(),
+            2,
+            positional,
+        );
         sql.push_str(" ON CONFLICT (subject, idx) DO NOTHING");
         let mut q = sqlx::query(&sql);
         for (subject, index) in chunk {
@@ -173,6 +168,31 @@ pub(crate) async fn append_in(
         q.execute(&mut *conn).await?;
     }
     Ok(bodies.into_iter().map(|(i, _, _)| i).collect())
+}
+
+/// A multi-row `VALUES` list of `rows` tuples of `cols` parameters. SQLite gets anonymous `?`
+/// parameters: sqlx resolves a numbered one by asking SQLite for each parameter's name, a linear
+/// search, so numbered parameters cost quadratically in a statement this size (a quarter of an
+/// append's time); PostgreSQL gets `$N`, the only form it takes.
+fn values_sql(head: &str, rows: usize, cols: usize, positional: bool) -> String {
+    use std::fmt::Write as _;
+    let mut sql = String::with_capacity(head.len() + rows * cols * 6);
+    sql.push_str(head);
+    for i in 0..rows {
+        sql.push_str(if i > 0 { ",(" } else { "(" });
+        for c in 0..cols {
+            if c > 0 {
+                sql.push(',');
+            }
+            if positional {
+                sql.push('?');
+            } else {
+                let _ = write!(sql, "${}", i * cols + c + 1);
+            }
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 /// Nodes per lookup query. Every lookup uses the same statement (unused slots bound to -1), so
