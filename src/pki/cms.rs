@@ -1299,7 +1299,10 @@ fn check_signed_attrs(
                 Ok(md) => {
                     let computed = match covered {
                         Covered::Digest(d) => Ok(d.to_vec()),
-                        Covered::Pieces(p) => digest_pieces(digest_alg, p).map(|d| d.to_vec()),
+                        Covered::Pieces(p) => match super::digest_memo::lookup(p) {
+                            Some(d) if digest_alg == DigestAlgorithm::Sha256 => Ok(d.to_vec()),
+                            _ => digest_pieces(digest_alg, p).map(|d| d.to_vec()),
+                        },
                     };
                     match computed {
                         Ok(d) if d.as_slice() == md.value => DigestCheck::Ok,
@@ -1770,6 +1773,11 @@ fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
 
 /// The SHA-256 (or other) digest of pieces, for callers that precompute [`SignedContent::Digest`].
 pub fn digest_content(alg: DigestAlgorithm, pieces: &[&[u8]]) -> Result<Vec<u8>, CmsError> {
+    if alg == DigestAlgorithm::Sha256 {
+        if let Some(d) = super::digest_memo::lookup(pieces) {
+            return Ok(d.to_vec());
+        }
+    }
     digest_pieces(alg, pieces)
         .map(|d| d.to_vec())
         .map_err(crypto)

@@ -2,6 +2,7 @@
 
 pub mod algorithms;
 pub mod cms;
+pub mod digest_memo;
 pub mod fetch;
 pub mod identity;
 pub mod path;

@@ -291,8 +291,9 @@ impl Context {
             }
         }
         let revisions = doc.revisions().len();
+        let (doc_sha256, known_digests) = hash_once(bytes, &fields);
         let document = DocumentInfo {
-            sha256: signature::sha256_hex(bytes),
+            sha256: doc_sha256,
             size: bytes.len() as u64,
             detached: false,
             revisions: Some(revisions),
@@ -323,79 +324,82 @@ impl Context {
         };
         let mut slots: Vec<Option<(SignatureReport, signature::Side)>> =
             (0..fields.len()).map(|_| None).collect();
-        for i in order {
-            let f = &fields[i];
-            // For a standard ByteRange, its two ranges; otherwise whatever the ByteRange
-            // designates inside the file, so that the report can say the cryptography is intact
-            // while the coverage fails (the coverage alone decides the verdict then).
-            let pieces: Vec<&[u8]> = match pdf::signed_bytes(bytes, f) {
-                Some(p) => p.to_vec(),
-                None => designated_ranges(bytes, f.byte_range.as_deref().unwrap_or(&[])),
-            };
-            let covered_rev = f.revision;
-            let later_poe = covered_rev.and_then(|r| {
-                doc_ts
-                    .iter()
-                    .filter(|(rev, _)| *rev > r)
-                    .map(|(_, t)| *t)
-                    .min()
-            });
-            let kind = match f.kind {
-                pdf::SignatureKind::DocTimestamp => SignatureKind::DocumentTimestamp,
-                _ => SignatureKind::Signature,
-            };
-            let input = SignatureInput {
-                index: i,
-                kind,
-                field_name: f.field_name.clone(),
-                sub_filter: f.sub_filter.clone(),
-                contents: &f.contents,
-                pieces,
-                claimed_time: f.claimed_time,
-                reason: f.reason.clone(),
-                location: f.location.clone(),
-                docmdp: f.docmdp,
-                later_poe,
-            };
-            let (mut report, side) = if let Some(problem) = unsupported_sub_filter(f) {
-                let mut r = signature::check(&input, pool, settings).0;
-                signature::fail(
-                    &mut r,
-                    SubIndication::FormatFailure,
-                    "SUBFILTER_UNSUPPORTED",
-                    problem,
-                );
-                (r, signature::Side::default())
-            } else {
-                signature::check(&input, pool, settings)
-            };
-            report.coverage = Some(coverage_report(f));
-            match &f.coverage {
-                pdf::Coverage::NonStandard(defect) => {
-                    report.checks.coverage = super::report::Check::Failed;
+        // The signed ranges' digests were computed with the document's (one pass over the file).
+        crate::pki::digest_memo::with_known(&known_digests, || {
+            for i in order {
+                let f = &fields[i];
+                // For a standard ByteRange, its two ranges; otherwise whatever the ByteRange
+                // designates inside the file, so that the report can say the cryptography is intact
+                // while the coverage fails (the coverage alone decides the verdict then).
+                let pieces: Vec<&[u8]> = match pdf::signed_bytes(bytes, f) {
+                    Some(p) => p.to_vec(),
+                    None => designated_ranges(bytes, f.byte_range.as_deref().unwrap_or(&[])),
+                };
+                let covered_rev = f.revision;
+                let later_poe = covered_rev.and_then(|r| {
+                    doc_ts
+                        .iter()
+                        .filter(|(rev, _)| *rev > r)
+                        .map(|(_, t)| *t)
+                        .min()
+                });
+                let kind = match f.kind {
+                    pdf::SignatureKind::DocTimestamp => SignatureKind::DocumentTimestamp,
+                    _ => SignatureKind::Signature,
+                };
+                let input = SignatureInput {
+                    index: i,
+                    kind,
+                    field_name: f.field_name.clone(),
+                    sub_filter: f.sub_filter.clone(),
+                    contents: &f.contents,
+                    pieces,
+                    claimed_time: f.claimed_time,
+                    reason: f.reason.clone(),
+                    location: f.location.clone(),
+                    docmdp: f.docmdp,
+                    later_poe,
+                };
+                let (mut report, side) = if let Some(problem) = unsupported_sub_filter(f) {
+                    let mut r = signature::check(&input, pool, settings).0;
                     signature::fail(
-                        &mut report,
+                        &mut r,
                         SubIndication::FormatFailure,
-                        "COVERAGE_NON_STANDARD",
-                        format!("{defect:?}"),
+                        "SUBFILTER_UNSUPPORTED",
+                        problem,
                     );
-                    // The coverage defect is the reason, whatever else failed.
-                    report.sub_indication = Some(SubIndication::FormatFailure);
-                    report.indication = Indication::TotalFailed;
+                    (r, signature::Side::default())
+                } else {
+                    signature::check(&input, pool, settings)
+                };
+                report.coverage = Some(coverage_report(f));
+                match &f.coverage {
+                    pdf::Coverage::NonStandard(defect) => {
+                        report.checks.coverage = super::report::Check::Failed;
+                        signature::fail(
+                            &mut report,
+                            SubIndication::FormatFailure,
+                            "COVERAGE_NON_STANDARD",
+                            format!("{defect:?}"),
+                        );
+                        // The coverage defect is the reason, whatever else failed.
+                        report.sub_indication = Some(SubIndication::FormatFailure);
+                        report.indication = Indication::TotalFailed;
+                    }
+                    _ => report.checks.coverage = super::report::Check::Passed,
                 }
-                _ => report.checks.coverage = super::report::Check::Passed,
+                if f.unreachable_in_latest {
+                    report.warnings.push(Note::new(
+                        "SIGNATURE_REMOVED",
+                        "this signature is no longer reachable in the latest revision of the document",
+                    ));
+                }
+                if let (Some(t), Some(r)) = (side.document_timestamp_time, covered_rev) {
+                    doc_ts.push((r, t));
+                }
+                slots[i] = Some((report, side));
             }
-            if f.unreachable_in_latest {
-                report.warnings.push(Note::new(
-                    "SIGNATURE_REMOVED",
-                    "this signature is no longer reachable in the latest revision of the document",
-                ));
-            }
-            if let (Some(t), Some(r)) = (side.document_timestamp_time, covered_rev) {
-                doc_ts.push((r, t));
-            }
-            slots[i] = Some((report, side));
-        }
+        });
         for (report, side) in slots.into_iter().flatten() {
             reports.push(report);
             sides.push(side);
@@ -672,4 +676,36 @@ fn designated_ranges<'a>(bytes: &'a [u8], byte_range: &[i64]) -> Vec<&'a [u8]> {
             bytes.get(start..end)
         })
         .collect()
+}
+
+/// The file's SHA-256 and those of every signature's standard ByteRange ([0, a] and [b, b + c]),
+/// in one pass: a running hash of the file, forked at the end of each signature's first range
+/// (which starts at 0) and finished with its second. For the usual file, whose signatures' second
+/// ranges are short, that is one hash of the file instead of one per signature plus one.
+fn hash_once<'a>(
+    bytes: &'a [u8],
+    fields: &[pdf::SignatureField],
+) -> (String, Vec<(Vec<&'a [u8]>, [u8; 32])>) {
+    use ring::digest::{Context, SHA256};
+    let mut spans: Vec<[&'a [u8]; 2]> = fields
+        .iter()
+        .filter_map(|f| pdf::signed_bytes(bytes, f))
+        .filter(|p| p[0].as_ptr() == bytes.as_ptr())
+        .collect();
+    spans.sort_by_key(|p| p[0].len());
+    let mut doc = Context::new(&SHA256);
+    let mut pos = 0;
+    let mut known = Vec::with_capacity(spans.len());
+    for p in spans {
+        let a = p[0].len();
+        doc.update(bytes.get(pos..a).unwrap_or_default());
+        pos = pos.max(a);
+        let mut fork = doc.clone();
+        fork.update(p[1]);
+        if let Ok(d) = <[u8; 32]>::try_from(fork.finish().as_ref()) {
+            known.push((p.to_vec(), d));
+        }
+    }
+    doc.update(bytes.get(pos..).unwrap_or_default());
+    (hex::encode(doc.finish().as_ref()), known)
 }
