@@ -49,6 +49,14 @@ pub struct ServerConfig {
 pub struct DatabaseConfig {
     pub url: SecretString,
     pub max_connections: u32,
+    /// Batch concurrent requests' writes into one transaction (one durable commit for many
+    /// requests; each still answered only after its commit). See src/store/group.rs.
+    #[serde(default = "default_group_commit")]
+    pub group_commit: bool,
+}
+
+fn default_group_commit() -> bool {
+    true
 }
 
 impl DatabaseConfig {
