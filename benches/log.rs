@@ -47,6 +47,7 @@ async fn open(url: &str) -> TransparencyLog {
     let store = Store::connect(&DatabaseConfig {
         url: url.to_owned().into(),
         max_connections: 4,
+        group_commit: true,
     })
     .await
     .expect("store");

@@ -197,16 +197,13 @@ impl Load {
                 .json(body)
                 .send()
                 .await;
-            match res {
-                Ok(r) => {
-                    let s = r.status().as_u16();
-                    let v: Value = r.json().await.unwrap_or(Value::Null);
-                    let in_flight = v["error"]["code"] == "idempotency_key_in_flight";
-                    if s < 500 && !in_flight {
-                        return Answer::Done(s, v);
-                    }
+            if let Ok(r) = res {
+                let s = r.status().as_u16();
+                let v: Value = r.json().await.unwrap_or(Value::Null);
+                let in_flight = v["error"]["code"] == "idempotency_key_in_flight";
+                if s < 500 && !in_flight {
+                    return Answer::Done(s, v);
                 }
-                Err(_) => {}
             }
             tokio::time::sleep(Duration::from_millis(100 + self.rng.below(200))).await;
         }
@@ -411,6 +408,9 @@ fn is_final(state: &str) -> bool {
     )
 }
 
+/// An attempt row: id, payment id, gateway, gateway reference, state.
+type AttemptRow = (String, String, String, String, String);
+
 /// What the database says, and what is wrong with it.
 #[derive(Default, Debug)]
 struct Findings {
@@ -440,7 +440,7 @@ async fn inspect(
         .map(|r| (r.get("id"), r.get("state")))
         .collect();
     f.payments = payments.len();
-    let attempts: Vec<(String, String, String, String, String)> = sqlx::query(
+    let attempts: Vec<AttemptRow> = sqlx::query(
         "SELECT id, payment_id, gateway, COALESCE(gateway_ref, attempt_ref) AS r, state \
          FROM payment_attempts",
     )
@@ -481,8 +481,7 @@ async fn inspect(
             .entry((kind.clone(), ref_id.clone()))
             .or_default() += 1;
     }
-    let mut by_payment: HashMap<&str, Vec<&(String, String, String, String, String)>> =
-        HashMap::new();
+    let mut by_payment: HashMap<&str, Vec<&AttemptRow>> = HashMap::new();
     for a in &attempts {
         by_payment.entry(a.1.as_str()).or_default().push(a);
     }
@@ -716,7 +715,10 @@ async fn crash_test(db: Db) {
             }
         }
     };
-    let journal = load.journal.lock().unwrap();
+    let (journal_payments, flows_done, gave_up) = {
+        let j = load.journal.lock().unwrap();
+        (j.payments.clone(), j.flows_done, j.gave_up)
+    };
     let mut anomalies = findings.anomalies.clone();
     for p in &findings.not_final {
         anomalies.push(format!("payment not final: {p}"));
@@ -745,7 +747,7 @@ async fn crash_test(db: Db) {
         .iter()
         .map(|r| r.get("id"))
         .collect();
-    for id in journal.payments.difference(&stored) {
+    for id in journal_payments.difference(&stored) {
         anomalies.push(format!("payment {id} answered 201 but not stored"));
     }
     for a in &anomalies {
@@ -773,8 +775,8 @@ async fn crash_test(db: Db) {
         findings.double_paid,
         findings.events,
         expired_orphans.len(),
-        journal.flows_done,
-        journal.gave_up,
+        flows_done,
+        gave_up,
         load_done.as_secs_f64(),
         started.elapsed().as_secs_f64(),
         anomalies.len()
