@@ -159,3 +159,134 @@ fn noop() -> Output {
 async fn exec(conn: &mut AnyConnection, sql: &str) -> Result<(), sqlx::Error> {
     sqlx::query(sql).execute(&mut *conn).await.map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::DatabaseConfig;
+    use crate::store::{Store, StoreError};
+
+    async fn store(dir: &std::path::Path, group_commit: bool) -> Store {
+        Store::connect(&DatabaseConfig {
+            url: format!("sqlite://{}", dir.join("g.db").display()).into(),
+            max_connections: 4,
+            group_commit,
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Many concurrent jobs in few transactions: each failing job loses only its own writes, every
+    /// other job's writes are committed, and each caller gets its own result.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn errors_stay_with_their_request() {
+        for group_commit in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let s = store(dir.path(), group_commit).await;
+            s.write(|c| {
+                Box::pin(async move {
+                    sqlx::query("CREATE TABLE t (k TEXT PRIMARY KEY)")
+                        .execute(&mut *c)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await
+            .unwrap();
+            let mut tasks = Vec::new();
+            for i in 0..200 {
+                let s = s.clone();
+                tasks.push(tokio::spawn(async move {
+                    s.write(move |c| {
+                        Box::pin(async move {
+                            sqlx::query("INSERT INTO t (k) VALUES ($1)")
+                                .bind(i.to_string())
+                                .execute(&mut *c)
+                                .await?;
+                            if i % 10 == 5 {
+                                // Its own row is written, then it fails: both must vanish.
+                                for _ in 0..2 {
+                                    sqlx::query("INSERT INTO t (k) VALUES ('dup')")
+                                        .execute(&mut *c)
+                                        .await?;
+                                }
+                            }
+                            Ok::<_, StoreError>(i)
+                        })
+                    })
+                    .await
+                }));
+            }
+            for (i, t) in tasks.into_iter().enumerate() {
+                let r = t.await.unwrap();
+                if i % 10 == 5 {
+                    assert!(matches!(r, Err(StoreError::Database(_))), "{i}: {r:?}");
+                } else {
+                    assert_eq!(r.unwrap(), i);
+                }
+            }
+            let keys: Vec<String> = sqlx::query_scalar("SELECT k FROM t")
+                .fetch_all(&s.pool)
+                .await
+                .unwrap();
+            assert_eq!(keys.len(), 180, "group_commit={group_commit}");
+            assert!(!keys.iter().any(|k| k == "dup" || k.ends_with('5')));
+        }
+    }
+
+    /// A job sees the writes of the jobs before it in the same batch (as if they had committed).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn later_jobs_see_earlier_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), true).await;
+        s.write(|c| {
+            Box::pin(async move {
+                sqlx::query("CREATE TABLE n (id BIGINT PRIMARY KEY, v BIGINT NOT NULL)")
+                    .execute(&mut *c)
+                    .await?;
+                sqlx::query("INSERT INTO n (id, v) VALUES (1, 0)")
+                    .execute(&mut *c)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+        // 100 concurrent compare-and-set increments: each succeeds only on the value it read.
+        let mut tasks = Vec::new();
+        for _ in 0..100 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let v: i64 = sqlx::query_scalar("SELECT v FROM n WHERE id = 1")
+                        .fetch_one(&s.pool)
+                        .await
+                        .unwrap();
+                    let done = s
+                        .write(move |c| {
+                            Box::pin(async move {
+                                let r = sqlx::query("UPDATE n SET v = $1 WHERE id = 1 AND v = $2")
+                                    .bind(v + 1)
+                                    .bind(v)
+                                    .execute(&mut *c)
+                                    .await?;
+                                Ok(r.rows_affected() == 1)
+                            })
+                        })
+                        .await
+                        .unwrap();
+                    if done {
+                        return;
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let v: i64 = sqlx::query_scalar("SELECT v FROM n WHERE id = 1")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(v, 100, "no lost update");
+    }
+}
