@@ -387,14 +387,28 @@ impl Store {
         gateway: &str,
         gateway_ref: &str,
     ) -> Result<Option<SyncItem>, StoreError> {
-        let row = sqlx::query(
-            "SELECT payment_id, id FROM payment_attempts WHERE gateway = $1 AND \
-             (gateway_ref = $2 OR attempt_ref = $2) ORDER BY seq LIMIT 1",
+        // Two indexed lookups: `gateway_ref = $2 OR attempt_ref = $2` made SQLite scan every
+        // attempt of the gateway (tens of milliseconds per callback at 50,000 attempts). Attempts
+        // store the gateway's reference before it is asked; the second lookup is for rows from
+        // before that.
+        let mut row = sqlx::query(
+            "SELECT payment_id, id FROM payment_attempts WHERE gateway = $1 AND gateway_ref = $2 \
+             ORDER BY seq LIMIT 1",
         )
         .bind(gateway)
         .bind(gateway_ref)
         .fetch_optional(&self.pool)
         .await?;
+        if row.is_none() {
+            row = sqlx::query(
+                "SELECT payment_id, id FROM payment_attempts WHERE attempt_ref = $1 AND \
+                 gateway = $2",
+            )
+            .bind(gateway_ref)
+            .bind(gateway)
+            .fetch_optional(&self.pool)
+            .await?;
+        }
         row.map(|r| {
             Ok(SyncItem {
                 payment_id: r.try_get("payment_id")?,
@@ -545,11 +559,19 @@ impl Store {
 
     /// Forgets keys past their keeping time.
     pub async fn idem_purge(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        let r = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at < $1 AND in_flight = 0")
-            .bind(fmt_time(now))
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected())
+        let now = fmt_time(now);
+        self.write(move |conn| {
+            Box::pin(async move {
+                let r = sqlx::query(
+                    "DELETE FROM idempotency_keys WHERE expires_at < $1 AND in_flight = 0",
+                )
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                Ok(r.rows_affected())
+            })
+        })
+        .await
     }
 
     // --- Work queues ---------------------------------------------------------------------------
@@ -661,14 +683,21 @@ impl Store {
              ORDER BY {order} LIMIT $4{skip_locked}) \
              AND (lease_until IS NULL OR lease_until < $3) RETURNING {returning}"
         );
-        let rows = sqlx::query(&sql)
-            .bind(owner)
-            .bind(fmt_time(now + lease))
-            .bind(fmt_time(now))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows)
+        let (owner, until, now) = (owner.to_owned(), fmt_time(now + lease), fmt_time(now));
+        // Through the writer like every other payment write: SQLite has one write lock, and a
+        // second writer beside the group-commit one waits in SQLite's sleeping busy handler.
+        self.write(move |conn| {
+            Box::pin(async move {
+                Ok(sqlx::query(&sql)
+                    .bind(owner)
+                    .bind(until)
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(&mut *conn)
+                    .await?)
+            })
+        })
+        .await
     }
 
     /// Reschedules an attempt's next status query (after a query that changed nothing), if this
@@ -680,17 +709,23 @@ impl Store {
         next: Option<OffsetDateTime>,
         query_count: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE payment_attempts SET next_query_at = $1, query_count = $2, lease_owner = NULL, \
-             lease_until = NULL WHERE id = $3 AND lease_owner = $4",
-        )
-        .bind(opt_time(next))
-        .bind(query_count)
-        .bind(attempt_id)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let (next, id, owner) = (opt_time(next), attempt_id.to_owned(), owner.to_owned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE payment_attempts SET next_query_at = $1, query_count = $2, \
+                     lease_owner = NULL, lease_until = NULL WHERE id = $3 AND lease_owner = $4",
+                )
+                .bind(next)
+                .bind(query_count)
+                .bind(id)
+                .bind(owner)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     pub async fn pay_reschedule_refund(
@@ -700,17 +735,23 @@ impl Store {
         next: Option<OffsetDateTime>,
         tries: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE payment_refunds SET next_try_at = $1, tries = $2, lease_owner = NULL, \
-             lease_until = NULL WHERE id = $3 AND lease_owner = $4",
-        )
-        .bind(opt_time(next))
-        .bind(tries)
-        .bind(refund_id)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let (next, id, owner) = (opt_time(next), refund_id.to_owned(), owner.to_owned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE payment_refunds SET next_try_at = $1, tries = $2, lease_owner = NULL, \
+                     lease_until = NULL WHERE id = $3 AND lease_owner = $4",
+                )
+                .bind(next)
+                .bind(tries)
+                .bind(id)
+                .bind(owner)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// Marks an outbox event delivered, or schedules its next try (None: given up, kept).
@@ -723,20 +764,27 @@ impl Store {
         attempts: i64,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE payment_outbox SET delivered_at = $1, next_attempt_at = $2, attempts = $3, \
-             last_error = $4, lease_owner = NULL, lease_until = NULL \
-             WHERE id = $5 AND lease_owner = $6",
-        )
-        .bind(opt_time(delivered_at))
-        .bind(opt_time(next))
-        .bind(attempts)
-        .bind(error.map(str::to_owned))
-        .bind(id)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let (delivered_at, next) = (opt_time(delivered_at), opt_time(next));
+        let (error, id, owner) = (error.map(str::to_owned), id.to_owned(), owner.to_owned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE payment_outbox SET delivered_at = $1, next_attempt_at = $2, \
+                     attempts = $3, last_error = $4, lease_owner = NULL, lease_until = NULL \
+                     WHERE id = $5 AND lease_owner = $6",
+                )
+                .bind(delivered_at)
+                .bind(next)
+                .bind(attempts)
+                .bind(error)
+                .bind(id)
+                .bind(owner)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     pub async fn outbox_for_payment(&self, payment_id: &str) -> Result<Vec<OutboxRow>, StoreError> {
