@@ -766,7 +766,7 @@ async fn crash_test(db: Db) {
         );
     }
     println!(
-        "crash test: runs={} kills={kills} payments={} succeeded={} double_paid={} \
+        "crash test ({db:?}): runs={} kills={kills} payments={} succeeded={} double_paid={} \
          notifications={} orphan_orders_expired={} flows={} gave_up={} load={:.1}s total={:.1}s \
          anomalies={}",
         server.runs,
