@@ -47,6 +47,7 @@ async fn open(url: &str) -> TransparencyLog {
     let store = Store::connect(&DatabaseConfig {
         url: url.to_owned().into(),
         max_connections: 4,
+        group_commit: true,
     })
     .await
     .expect("store");
@@ -118,6 +119,7 @@ fn million(c: &mut Criterion) {
         let store = Store::connect(&DatabaseConfig {
             url: url.clone().into(),
             max_connections: 4,
+            group_commit: true,
         })
         .await
         .expect("store")

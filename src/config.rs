@@ -77,6 +77,14 @@ pub struct ServerConfig {
 pub struct DatabaseConfig {
     pub url: SecretString,
     pub max_connections: u32,
+    /// Batch concurrent requests' writes into one transaction (one durable commit for many
+    /// requests; each still answered only after its commit). See src/store/group.rs.
+    #[serde(default = "default_group_commit")]
+    pub group_commit: bool,
+}
+
+fn default_group_commit() -> bool {
+    true
 }
 
 impl DatabaseConfig {
@@ -336,6 +344,18 @@ fn default_qr_rect() -> [f64; 3] {
     [36.0, 36.0, 72.0]
 }
 
+fn default_idempotency_lock_secs() -> u64 {
+    60
+}
+
+fn default_not_found_grace_secs() -> u64 {
+    300
+}
+
+fn default_lease_secs() -> u64 {
+    120
+}
+
 /// Fee payments (`[payments]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -357,6 +377,19 @@ pub struct PaymentsConfig {
     pub worker_interval_ms: u64,
     /// Multiplies every retry delay (status sync, refunds, webhooks); tests shorten it.
     pub backoff_scale: f64,
+    /// How long an Idempotency-Key stays locked by a request in flight; a retry after it (the
+    /// instance that took it died) runs the request again. Longer than any request can take.
+    #[serde(default = "default_idempotency_lock_secs")]
+    pub idempotency_lock_secs: u64,
+    /// The margin for clocks after an attempt's window before a gateway's "order not found" is
+    /// taken to mean that no money can move on it any more (the attempt expires).
+    #[serde(default = "default_not_found_grace_secs")]
+    pub not_found_grace_secs: u64,
+    /// How long a worker holds a claimed item (status query, refund, webhook) before another
+    /// instance may take it: how soon work of an instance that died is picked up again. Longer
+    /// than one item can take (gateway timeouts with retries).
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: u64,
     /// Start the gateway simulators in-process with `serve` (development only).
     pub simulators: bool,
     /// The simulators' address (`antin sim` and `serve` with `simulators = true`).

@@ -307,6 +307,7 @@ async fn tampering_is_detected_and_named(db: Db) {
         let store = Store::connect(&antin::config::DatabaseConfig {
             url: t.url.clone().into(),
             max_connections: 1,
+            group_commit: true,
         })
         .await
         .unwrap();

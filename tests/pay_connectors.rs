@@ -405,3 +405,41 @@ async fn zalopay_refund_asked_again_on_a_later_day_only_queries() {
         "a query_refund, not a refund"
     );
 }
+
+/// Regression (found by the crash test): the reference a gateway knows an order by is known
+/// before asking it, and is the one its answer gives back. A ZaloPay attempt whose create answer
+/// was lost was queried as the bare `A1` instead of `yymmdd_A1`: never found, then expired while
+/// the order was still open at ZaloPay.
+#[tokio::test]
+async fn the_order_reference_is_known_before_the_gateway_answers() {
+    let (base, _) = serve(|_, _| {
+        (
+            200,
+            r#"{"return_code":1,"return_message":"ok","order_url":"https://pay.example/z","zp_trans_token":"t"}"#
+                .into(),
+        )
+    })
+    .await;
+    let c = zalopay::ZalopayConnector::new(zalopay::ZalopayConfig {
+        base_url: base,
+        app_id: 2554,
+        app_user: "antin".into(),
+        key1: Some(SecretString::from("ANTINDEVZALOKEY1000000000000000")),
+        key1_env: None,
+        key2: Some(SecretString::from("ANTINDEVZALOKEY2000000000000000")),
+        key2_env: None,
+        body_encoding: zalopay::BodyEncoding::Json,
+        http: http(0, 10),
+    })
+    .unwrap();
+    let req = start();
+    let expected = c.order_ref(&req.attempt_ref, req.created_at);
+    // 03:30 UTC is 10:30 in Vietnam, on the 22nd.
+    assert_eq!(expected, "251122_A1");
+    match c.start(&req).await.unwrap() {
+        StartOutcome::Redirect { gateway_ref, .. } => assert_eq!(gateway_ref, expected),
+        other => panic!("{other:?}"),
+    }
+    let m = momo_connector("http://127.0.0.1:9");
+    assert_eq!(m.order_ref("A1", req.created_at), "A1");
+}

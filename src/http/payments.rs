@@ -140,13 +140,17 @@ where
     let fingerprint = hex::encode(h.finish().as_ref());
     let store = &state.store;
     let now = OffsetDateTime::now_utc();
+    let lock_secs = payments(state)?
+        .config()
+        .idempotency_lock_secs
+        .clamp(1, 3600);
     match store
         .idem_begin(
             &caller.id,
             key,
             &fingerprint,
             now,
-            time::Duration::seconds(60),
+            time::Duration::seconds(lock_secs as i64),
             time::Duration::hours(48),
         )
         .await?

@@ -155,6 +155,12 @@ pub enum GatewayError {
 #[async_trait::async_trait]
 pub trait Connector: Send + Sync {
     fn kind(&self) -> GatewayKind;
+    /// The reference the gateway will know an order by, decided before it is asked (it is stored
+    /// with the attempt first, so status queries, callbacks and refunds find the order even when
+    /// the answer to `start` was lost to a timeout or a crash). Most gateways take ours as is.
+    fn order_ref(&self, attempt_ref: &str, _created_at: OffsetDateTime) -> String {
+        attempt_ref.to_owned()
+    }
     async fn start(&self, req: &StartRequest) -> Result<StartOutcome, GatewayError>;
     /// Pure: verify and parse a callback. Never trusts anything before the signature check.
     fn parse_callback(&self, input: &CallbackInput<'_>) -> CallbackVerdict;

@@ -425,6 +425,14 @@ impl Payments {
         self
     }
 
+    fn lease(&self) -> Duration {
+        Duration::seconds(self.cfg.lease_secs.clamp(1, 86_400) as i64)
+    }
+
+    fn not_found_grace(&self) -> Duration {
+        Duration::seconds(self.cfg.not_found_grace_secs.min(86_400) as i64)
+    }
+
     pub fn config(&self) -> &PaymentsConfig {
         &self.cfg
     }
@@ -597,13 +605,17 @@ impl Payments {
                 let window = Duration::seconds(self.cfg.attempt_window_secs as i64);
                 let expires_at = std::cmp::min(now + window, agg.payment.expires_at);
                 let seq = agg.attempts.iter().map(|a| a.seq).max().unwrap_or(0) + 1;
+                let attempt_ref = new_ref();
+                // Stored before the gateway is asked: if its answer is lost (timeout, crash),
+                // status sync and callbacks still find the order by the gateway's own reference.
+                let gateway_ref = Some(connector.order_ref(&attempt_ref, now));
                 let a = AttemptRecord {
                     id: uuid::Uuid::new_v4().to_string(),
                     payment_id: payment_id.to_owned(),
                     seq,
                     gateway: gw.into(),
-                    attempt_ref: new_ref(),
-                    gateway_ref: None,
+                    attempt_ref,
+                    gateway_ref,
                     state: AttemptState::Created,
                     amount: agg.payment.amount,
                     redirect_url: None,
@@ -978,6 +990,7 @@ impl Payments {
     // --- Reports (callbacks and status queries) -------------------------------------------------
 
     fn outcome_of(
+        &self,
         status: &ReportedStatus,
         a: &AttemptRecord,
         now: OffsetDateTime,
@@ -992,7 +1005,7 @@ impl Payments {
             ReportedStatus::NotFound => {
                 // The gateway does not know the order: once its window is over (with a margin
                 // for clocks), no money can move on it any more.
-                if now > a.expires_at + Duration::minutes(5) {
+                if now > a.expires_at + self.not_found_grace() {
                     (Outcome::Expired, "gateway_not_found_after_window".into())
                 } else {
                     return None;
@@ -1113,7 +1126,7 @@ impl Payments {
             .await?;
             return Ok(CallbackAnswer::InvalidAmount);
         }
-        let Some((outcome, cause)) = Self::outcome_of(&report.status, attempt, now) else {
+        let Some((outcome, cause)) = self.outcome_of(&report.status, attempt, now) else {
             cb.outcome = "not_final".into();
             let entry =
                 record::payment_callback(gw, &raw, cb.payment_id.as_deref(), &cb.outcome, now);
@@ -1219,7 +1232,7 @@ impl Payments {
         let answer = if kind == GatewayKind::Vietqr {
             // A bank transfer has no status query: the credit notification or the statement match
             // settles it. Past the window with nothing received, the QR is expired.
-            if now > a.expires_at + Duration::minutes(5) {
+            if now > a.expires_at + self.not_found_grace() {
                 Some(ReportedStatus::NotFound)
             } else {
                 None
@@ -1255,7 +1268,7 @@ impl Payments {
                         return Ok(Applied::Conflict);
                     }
                     let txn = report.gateway_txn_id.clone();
-                    if let Some((outcome, cause)) = Self::outcome_of(&report.status, &a, now) {
+                    if let Some((outcome, cause)) = self.outcome_of(&report.status, &a, now) {
                         if outcome != Outcome::Pending || a.state != AttemptState::Pending {
                             let applied = self
                                 .on_attempt_event(
@@ -1303,7 +1316,7 @@ impl Payments {
             }
         };
         if let Some(status) = answer {
-            if let Some((outcome, cause)) = Self::outcome_of(&status, &a, now) {
+            if let Some((outcome, cause)) = self.outcome_of(&status, &a, now) {
                 return self
                     .on_attempt_event(
                         payment_id,
@@ -1878,7 +1891,7 @@ impl Payments {
     pub async fn deliver_due(&self, now: OffsetDateTime) -> Result<usize, PayError> {
         let rows = self
             .store
-            .outbox_claim(&self.instance, now, Duration::seconds(60), 32)
+            .outbox_claim(&self.instance, now, self.lease(), 32)
             .await?;
         let mut delivered = 0;
         for row in rows {
@@ -1942,7 +1955,7 @@ impl Payments {
     pub async fn sync_due(&self, now: OffsetDateTime) -> Result<usize, PayError> {
         let items = self
             .store
-            .pay_claim_sync(&self.instance, now, Duration::seconds(120), 16)
+            .pay_claim_sync(&self.instance, now, self.lease(), 16)
             .await?;
         let n = items.len();
         for item in items {
@@ -1963,7 +1976,7 @@ impl Payments {
     pub async fn refunds_due(&self, now: OffsetDateTime) -> Result<usize, PayError> {
         let items = self
             .store
-            .pay_claim_refunds(&self.instance, now, Duration::seconds(120), 16)
+            .pay_claim_refunds(&self.instance, now, self.lease(), 16)
             .await?;
         let n = items.len();
         for item in items {

@@ -13,17 +13,23 @@ use std::cell::RefCell;
 
 type Key = Vec<(usize, usize)>;
 
+/// Pieces of one buffer and the SHA-256 of them, in order.
+pub type Known<'a> = (Vec<&'a [u8]>, [u8; 32]);
+
 thread_local! {
     static KNOWN: RefCell<Vec<(Key, [u8; 32])>> = const { RefCell::new(Vec::new()) };
 }
 
 fn key(pieces: &[&[u8]]) -> Key {
-    pieces.iter().map(|p| (p.as_ptr() as usize, p.len())).collect()
+    pieces
+        .iter()
+        .map(|p| (p.as_ptr() as usize, p.len()))
+        .collect()
 }
 
 /// Runs `f` with the SHA-256 digests of these piece lists known; forgets them afterwards (also
 /// if `f` panics).
-pub fn with_known<'a, R>(known: &[(Vec<&'a [u8]>, [u8; 32])], f: impl FnOnce() -> R) -> R {
+pub fn with_known<R>(known: &[Known<'_>], f: impl FnOnce() -> R) -> R {
     struct Reset(Vec<(Key, [u8; 32])>);
     impl Drop for Reset {
         fn drop(&mut self) {

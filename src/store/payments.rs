@@ -310,220 +310,19 @@ impl Store {
         idem: Option<&IdemResponse>,
         log: &[LogInput],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(&format!(
-            "INSERT INTO payments ({PAYMENT_COLS}) VALUES \
-             ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)"
-        ))
-        .bind(&p.id)
-        .bind(&p.portal)
-        .bind(&p.dossier_ref)
-        .bind(&p.agency)
-        .bind(&p.procedure_code)
-        .bind(&p.fee_code)
-        .bind(p.amount)
-        .bind(&p.payer_name)
-        .bind(p.payer_cccd.clone())
-        .bind(&p.collection_account)
-        .bind(&p.description)
-        .bind(p.return_url.clone())
-        .bind(p.state.as_str())
-        .bind(p.version)
-        .bind(p.refunded)
-        .bind(fmt_time(p.expires_at))
-        .bind(fmt_time(p.created_at))
-        .bind(fmt_time(p.updated_at))
-        .execute(&mut *tx)
-        .await?;
-        insert_transition(
-            &mut tx,
-            &p.id,
-            p.version,
-            0,
-            &TransitionRow {
-                subject: "payment",
-                subject_id: p.id.clone(),
-                from_state: None,
-                to_state: p.state.as_str().into(),
-                cause: "created".into(),
-                actor: actor.into(),
-            },
-            p.created_at,
-        )
-        .await?;
-        if let Some(idem) = idem {
-            idem_finish(&mut tx, idem).await?;
-        }
-        super::log::append_in(&mut tx, log, p.created_at).await?;
-        tx.commit().await?;
-        Ok(())
+        let (p, actor, idem, log) = (p.clone(), actor.to_owned(), idem.cloned(), log.to_vec());
+        self.write(move |conn| {
+            Box::pin(async move { pay_insert_in(conn, &p, &actor, idem.as_ref(), &log).await })
+        })
+        .await
     }
 
     /// Commits one decision if the payment is still at `expected_version`; returns false (having
     /// written nothing) if another decision got there first.
     pub async fn pay_commit(&self, c: &PayChange, now: OffsetDateTime) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let new_version = c.expected_version + 1;
-        let state = c.payment_state.map(|s| s.as_str());
-        let done = sqlx::query(
-            "UPDATE payments SET version = $1, state = COALESCE($2, state), \
-             refunded = COALESCE($3, refunded), updated_at = $4 WHERE id = $5 AND version = $6",
-        )
-        .bind(new_version)
-        .bind(state)
-        .bind(c.refunded)
-        .bind(fmt_time(now))
-        .bind(&c.payment_id)
-        .bind(c.expected_version)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        for a in &c.new_attempts {
-            sqlx::query(&format!(
-                "INSERT INTO payment_attempts ({ATTEMPT_COLS}) VALUES \
-                 ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)"
-            ))
-            .bind(&a.id)
-            .bind(&a.payment_id)
-            .bind(a.seq)
-            .bind(&a.gateway)
-            .bind(&a.attempt_ref)
-            .bind(a.gateway_ref.clone())
-            .bind(a.state.as_str())
-            .bind(a.amount)
-            .bind(a.redirect_url.clone())
-            .bind(a.qr_payload.clone())
-            .bind(a.gateway_txn_id.clone())
-            .bind(&a.client_ip)
-            .bind(fmt_time(a.created_at))
-            .bind(fmt_time(a.updated_at))
-            .bind(fmt_time(a.expires_at))
-            .bind(opt_time(a.next_query_at))
-            .bind(a.query_count)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for a in &c.attempts {
-            sqlx::query(
-                "UPDATE payment_attempts SET gateway_ref = $1, state = $2, redirect_url = $3, \
-                 qr_payload = $4, gateway_txn_id = $5, updated_at = $6, next_query_at = $7, \
-                 query_count = $8, lease_owner = NULL, lease_until = NULL \
-                 WHERE id = $9 AND payment_id = $10",
-            )
-            .bind(a.gateway_ref.clone())
-            .bind(a.state.as_str())
-            .bind(a.redirect_url.clone())
-            .bind(a.qr_payload.clone())
-            .bind(a.gateway_txn_id.clone())
-            .bind(fmt_time(now))
-            .bind(opt_time(a.next_query_at))
-            .bind(a.query_count)
-            .bind(&a.id)
-            .bind(&c.payment_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for r in &c.new_refunds {
-            sqlx::query(&format!(
-                "INSERT INTO payment_refunds ({REFUND_COLS}) VALUES \
-                 ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)"
-            ))
-            .bind(&r.id)
-            .bind(&r.payment_id)
-            .bind(&r.attempt_id)
-            .bind(&r.refund_ref)
-            .bind(r.amount)
-            .bind(i64::from(r.full))
-            .bind(&r.reason)
-            .bind(r.state.as_str())
-            .bind(r.gateway_refund_id.clone())
-            .bind(&r.created_by)
-            .bind(fmt_time(r.created_at))
-            .bind(fmt_time(r.updated_at))
-            .bind(opt_time(r.next_try_at))
-            .bind(r.tries)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for r in &c.refunds {
-            sqlx::query(
-                "UPDATE payment_refunds SET state = $1, gateway_refund_id = $2, updated_at = $3, \
-                 next_try_at = $4, tries = $5, lease_owner = NULL, lease_until = NULL \
-                 WHERE id = $6 AND payment_id = $7",
-            )
-            .bind(r.state.as_str())
-            .bind(r.gateway_refund_id.clone())
-            .bind(fmt_time(now))
-            .bind(opt_time(r.next_try_at))
-            .bind(r.tries)
-            .bind(&r.id)
-            .bind(&c.payment_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for (n, t) in c.transitions.iter().enumerate() {
-            insert_transition(&mut tx, &c.payment_id, new_version, n as i64, t, now).await?;
-        }
-        for (ref_id, set) in &c.postings {
-            let posting_id = uuid::Uuid::new_v4().to_string();
-            for (n, line) in set.lines().iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO ledger_lines (posting_id, n, kind, payment_id, ref_id, account, \
-                     amount, at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
-                )
-                .bind(&posting_id)
-                .bind(n as i64)
-                .bind(set.kind.as_str())
-                .bind(&c.payment_id)
-                .bind(ref_id)
-                .bind(line.account.code())
-                .bind(line.amount)
-                .bind(fmt_time(now))
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        for e in &c.outbox {
-            sqlx::query(
-                "INSERT INTO payment_outbox (id, portal, payment_id, event_type, body, created_at, \
-                 next_attempt_at, attempts) VALUES ($1,$2,$3,$4,$5,$6,$7,0)",
-            )
-            .bind(&e.id)
-            .bind(&e.portal)
-            .bind(&e.payment_id)
-            .bind(&e.event_type)
-            .bind(&e.body)
-            .bind(fmt_time(now))
-            .bind(fmt_time(now))
-            .execute(&mut *tx)
-            .await?;
-        }
-        for f in &c.flags {
-            sqlx::query(
-                "INSERT INTO payment_flags (id, payment_id, attempt_id, kind, detail, created_at) \
-                 VALUES ($1,$2,$3,$4,$5,$6)",
-            )
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(&c.payment_id)
-            .bind(f.attempt_id.clone())
-            .bind(&f.kind)
-            .bind(&f.detail)
-            .bind(fmt_time(now))
-            .execute(&mut *tx)
-            .await?;
-        }
-        if let Some(cb) = &c.callback {
-            insert_callback(&mut tx, cb, now).await?;
-        }
-        if let Some(idem) = &c.idem {
-            idem_finish(&mut tx, idem).await?;
-        }
-        super::log::append_in(&mut tx, &c.log, now).await?;
-        tx.commit().await?;
-        Ok(true)
+        let c = c.clone();
+        self.write(move |conn| Box::pin(async move { pay_commit_in(conn, &c, now).await }))
+            .await
     }
 
     /// Records a verified callback that changed nothing (unknown order, replay), with its log
@@ -534,11 +333,15 @@ impl Store {
         log: &[LogInput],
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        insert_callback(&mut tx, cb, now).await?;
-        super::log::append_in(&mut tx, log, now).await?;
-        tx.commit().await?;
-        Ok(())
+        let (cb, log) = (cb.clone(), log.to_vec());
+        self.write(move |conn| {
+            Box::pin(async move {
+                insert_callback(&mut *conn, &cb, now).await?;
+                super::log::append_in(&mut *conn, &log, now).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     pub async fn pay_load(&self, id: &str) -> Result<Option<PaymentAggregate>, StoreError> {
@@ -584,14 +387,28 @@ impl Store {
         gateway: &str,
         gateway_ref: &str,
     ) -> Result<Option<SyncItem>, StoreError> {
-        let row = sqlx::query(
-            "SELECT payment_id, id FROM payment_attempts WHERE gateway = $1 AND \
-             (gateway_ref = $2 OR attempt_ref = $2) ORDER BY seq LIMIT 1",
+        // Two indexed lookups: `gateway_ref = $2 OR attempt_ref = $2` made SQLite scan every
+        // attempt of the gateway (tens of milliseconds per callback at 50,000 attempts). Attempts
+        // store the gateway's reference before it is asked; the second lookup is for rows from
+        // before that.
+        let mut row = sqlx::query(
+            "SELECT payment_id, id FROM payment_attempts WHERE gateway = $1 AND gateway_ref = $2 \
+             ORDER BY seq LIMIT 1",
         )
         .bind(gateway)
         .bind(gateway_ref)
         .fetch_optional(&self.pool)
         .await?;
+        if row.is_none() {
+            row = sqlx::query(
+                "SELECT payment_id, id FROM payment_attempts WHERE attempt_ref = $1 AND \
+                 gateway = $2",
+            )
+            .bind(gateway_ref)
+            .bind(gateway)
+            .fetch_optional(&self.pool)
+            .await?;
+        }
         row.map(|r| {
             Ok(SyncItem {
                 payment_id: r.try_get("payment_id")?,
@@ -704,92 +521,57 @@ impl Store {
         lock_for: time::Duration,
         keep_for: time::Duration,
     ) -> Result<IdemBegin, StoreError> {
-        let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (portal, idem_key, fingerprint, in_flight, locked_until, \
-             created_at, expires_at) VALUES ($1,$2,$3,1,$4,$5,$6) \
-             ON CONFLICT (portal, idem_key) DO NOTHING",
-        )
-        .bind(portal)
-        .bind(key)
-        .bind(fingerprint)
-        .bind(fmt_time(now + lock_for))
-        .bind(fmt_time(now))
-        .bind(fmt_time(now + keep_for))
-        .execute(&self.pool)
-        .await?;
-        if inserted.rows_affected() == 1 {
-            return Ok(IdemBegin::Proceed);
-        }
-        let row = sqlx::query(
-            "SELECT fingerprint, in_flight, locked_until, status, response FROM idempotency_keys \
-             WHERE portal = $1 AND idem_key = $2",
-        )
-        .bind(portal)
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
-            // Purged between the two statements: treat as in flight; the client retries.
-            return Ok(IdemBegin::InFlight);
-        };
-        if row.try_get::<String, _>("fingerprint")? != fingerprint {
-            return Ok(IdemBegin::Mismatch);
-        }
-        if row.try_get::<i64, _>("in_flight")? == 0 {
-            let status: i64 = row.try_get::<Option<i64>, _>("status")?.unwrap_or(500);
-            return Ok(IdemBegin::Replay {
-                status: u16::try_from(status).unwrap_or(500),
-                body: row
-                    .try_get::<Option<String>, _>("response")?
-                    .unwrap_or_default(),
-            });
-        }
-        let locked_until: String = row.try_get("locked_until")?;
-        if parse_time(&locked_until)? < now {
-            let took = sqlx::query(
-                "UPDATE idempotency_keys SET locked_until = $1 WHERE portal = $2 AND \
-                 idem_key = $3 AND in_flight = 1 AND locked_until = $4",
-            )
-            .bind(fmt_time(now + lock_for))
-            .bind(portal)
-            .bind(key)
-            .bind(&locked_until)
-            .execute(&self.pool)
-            .await?;
-            if took.rows_affected() == 1 {
-                return Ok(IdemBegin::Proceed);
-            }
-        }
-        Ok(IdemBegin::InFlight)
+        let (portal, key, fingerprint) =
+            (portal.to_owned(), key.to_owned(), fingerprint.to_owned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                idem_begin_in(conn, &portal, &key, &fingerprint, now, lock_for, keep_for).await
+            })
+        })
+        .await
     }
 
     /// Stores the response of a request that changed nothing in the payment tables.
     pub async fn idem_finish(&self, idem: &IdemResponse) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        idem_finish(&mut tx, idem).await?;
-        tx.commit().await?;
-        Ok(())
+        let idem = idem.clone();
+        self.write(move |conn| Box::pin(async move { idem_finish(conn, &idem).await }))
+            .await
     }
 
     /// Releases a key whose request failed before anything was decided (a retry may run again).
     pub async fn idem_release(&self, portal: &str, key: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "DELETE FROM idempotency_keys WHERE portal = $1 AND idem_key = $2 AND in_flight = 1",
-        )
-        .bind(portal)
-        .bind(key)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let (portal, key) = (portal.to_owned(), key.to_owned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "DELETE FROM idempotency_keys WHERE portal = $1 AND idem_key = $2 \
+                     AND in_flight = 1",
+                )
+                .bind(portal)
+                .bind(key)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// Forgets keys past their keeping time.
     pub async fn idem_purge(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        let r = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at < $1 AND in_flight = 0")
-            .bind(fmt_time(now))
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected())
+        let now = fmt_time(now);
+        self.write(move |conn| {
+            Box::pin(async move {
+                let r = sqlx::query(
+                    "DELETE FROM idempotency_keys WHERE expires_at < $1 AND in_flight = 0",
+                )
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                Ok(r.rows_affected())
+            })
+        })
+        .await
     }
 
     // --- Work queues ---------------------------------------------------------------------------
@@ -901,14 +683,21 @@ impl Store {
              ORDER BY {order} LIMIT $4{skip_locked}) \
              AND (lease_until IS NULL OR lease_until < $3) RETURNING {returning}"
         );
-        let rows = sqlx::query(&sql)
-            .bind(owner)
-            .bind(fmt_time(now + lease))
-            .bind(fmt_time(now))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows)
+        let (owner, until, now) = (owner.to_owned(), fmt_time(now + lease), fmt_time(now));
+        // Through the writer like every other payment write: SQLite has one write lock, and a
+        // second writer beside the group-commit one waits in SQLite's sleeping busy handler.
+        self.write(move |conn| {
+            Box::pin(async move {
+                Ok(sqlx::query(&sql)
+                    .bind(owner)
+                    .bind(until)
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(&mut *conn)
+                    .await?)
+            })
+        })
+        .await
     }
 
     /// Reschedules an attempt's next status query (after a query that changed nothing), if this
@@ -920,17 +709,23 @@ impl Store {
         next: Option<OffsetDateTime>,
         query_count: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE payment_attempts SET next_query_at = $1, query_count = $2, lease_owner = NULL, \
-             lease_until = NULL WHERE id = $3 AND lease_owner = $4",
-        )
-        .bind(opt_time(next))
-        .bind(query_count)
-        .bind(attempt_id)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let (next, id, owner) = (opt_time(next), attempt_id.to_owned(), owner.to_owned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE payment_attempts SET next_query_at = $1, query_count = $2, \
+                     lease_owner = NULL, lease_until = NULL WHERE id = $3 AND lease_owner = $4",
+                )
+                .bind(next)
+                .bind(query_count)
+                .bind(id)
+                .bind(owner)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     pub async fn pay_reschedule_refund(
@@ -940,17 +735,23 @@ impl Store {
         next: Option<OffsetDateTime>,
         tries: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE payment_refunds SET next_try_at = $1, tries = $2, lease_owner = NULL, \
-             lease_until = NULL WHERE id = $3 AND lease_owner = $4",
-        )
-        .bind(opt_time(next))
-        .bind(tries)
-        .bind(refund_id)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let (next, id, owner) = (opt_time(next), refund_id.to_owned(), owner.to_owned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE payment_refunds SET next_try_at = $1, tries = $2, lease_owner = NULL, \
+                     lease_until = NULL WHERE id = $3 AND lease_owner = $4",
+                )
+                .bind(next)
+                .bind(tries)
+                .bind(id)
+                .bind(owner)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// Marks an outbox event delivered, or schedules its next try (None: given up, kept).
@@ -963,20 +764,27 @@ impl Store {
         attempts: i64,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE payment_outbox SET delivered_at = $1, next_attempt_at = $2, attempts = $3, \
-             last_error = $4, lease_owner = NULL, lease_until = NULL \
-             WHERE id = $5 AND lease_owner = $6",
-        )
-        .bind(opt_time(delivered_at))
-        .bind(opt_time(next))
-        .bind(attempts)
-        .bind(error.map(str::to_owned))
-        .bind(id)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let (delivered_at, next) = (opt_time(delivered_at), opt_time(next));
+        let (error, id, owner) = (error.map(str::to_owned), id.to_owned(), owner.to_owned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE payment_outbox SET delivered_at = $1, next_attempt_at = $2, \
+                     attempts = $3, last_error = $4, lease_owner = NULL, lease_until = NULL \
+                     WHERE id = $5 AND lease_owner = $6",
+                )
+                .bind(delivered_at)
+                .bind(next)
+                .bind(attempts)
+                .bind(error)
+                .bind(id)
+                .bind(owner)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     pub async fn outbox_for_payment(&self, payment_id: &str) -> Result<Vec<OutboxRow>, StoreError> {
@@ -1111,4 +919,294 @@ async fn idem_finish(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+async fn pay_insert_in(
+    conn: &mut sqlx::AnyConnection,
+    p: &PaymentRecord,
+    actor: &str,
+    idem: Option<&IdemResponse>,
+    log: &[LogInput],
+) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "INSERT INTO payments ({PAYMENT_COLS}) VALUES \
+             ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)"
+    ))
+    .bind(&p.id)
+    .bind(&p.portal)
+    .bind(&p.dossier_ref)
+    .bind(&p.agency)
+    .bind(&p.procedure_code)
+    .bind(&p.fee_code)
+    .bind(p.amount)
+    .bind(&p.payer_name)
+    .bind(p.payer_cccd.clone())
+    .bind(&p.collection_account)
+    .bind(&p.description)
+    .bind(p.return_url.clone())
+    .bind(p.state.as_str())
+    .bind(p.version)
+    .bind(p.refunded)
+    .bind(fmt_time(p.expires_at))
+    .bind(fmt_time(p.created_at))
+    .bind(fmt_time(p.updated_at))
+    .execute(&mut *conn)
+    .await?;
+    insert_transition(
+        &mut *conn,
+        &p.id,
+        p.version,
+        0,
+        &TransitionRow {
+            subject: "payment",
+            subject_id: p.id.clone(),
+            from_state: None,
+            to_state: p.state.as_str().into(),
+            cause: "created".into(),
+            actor: actor.into(),
+        },
+        p.created_at,
+    )
+    .await?;
+    if let Some(idem) = idem {
+        idem_finish(&mut *conn, idem).await?;
+    }
+    super::log::append_in(&mut *conn, log, p.created_at).await?;
+    Ok(())
+}
+
+async fn pay_commit_in(
+    conn: &mut sqlx::AnyConnection,
+    c: &PayChange,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let new_version = c.expected_version + 1;
+    let state = c.payment_state.map(|s| s.as_str());
+    let done = sqlx::query(
+        "UPDATE payments SET version = $1, state = COALESCE($2, state), \
+             refunded = COALESCE($3, refunded), updated_at = $4 WHERE id = $5 AND version = $6",
+    )
+    .bind(new_version)
+    .bind(state)
+    .bind(c.refunded)
+    .bind(fmt_time(now))
+    .bind(&c.payment_id)
+    .bind(c.expected_version)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    for a in &c.new_attempts {
+        sqlx::query(&format!(
+            "INSERT INTO payment_attempts ({ATTEMPT_COLS}) VALUES \
+                 ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)"
+        ))
+        .bind(&a.id)
+        .bind(&a.payment_id)
+        .bind(a.seq)
+        .bind(&a.gateway)
+        .bind(&a.attempt_ref)
+        .bind(a.gateway_ref.clone())
+        .bind(a.state.as_str())
+        .bind(a.amount)
+        .bind(a.redirect_url.clone())
+        .bind(a.qr_payload.clone())
+        .bind(a.gateway_txn_id.clone())
+        .bind(&a.client_ip)
+        .bind(fmt_time(a.created_at))
+        .bind(fmt_time(a.updated_at))
+        .bind(fmt_time(a.expires_at))
+        .bind(opt_time(a.next_query_at))
+        .bind(a.query_count)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for a in &c.attempts {
+        sqlx::query(
+            "UPDATE payment_attempts SET gateway_ref = $1, state = $2, redirect_url = $3, \
+                 qr_payload = $4, gateway_txn_id = $5, updated_at = $6, next_query_at = $7, \
+                 query_count = $8, lease_owner = NULL, lease_until = NULL \
+                 WHERE id = $9 AND payment_id = $10",
+        )
+        .bind(a.gateway_ref.clone())
+        .bind(a.state.as_str())
+        .bind(a.redirect_url.clone())
+        .bind(a.qr_payload.clone())
+        .bind(a.gateway_txn_id.clone())
+        .bind(fmt_time(now))
+        .bind(opt_time(a.next_query_at))
+        .bind(a.query_count)
+        .bind(&a.id)
+        .bind(&c.payment_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for r in &c.new_refunds {
+        sqlx::query(&format!(
+            "INSERT INTO payment_refunds ({REFUND_COLS}) VALUES \
+                 ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)"
+        ))
+        .bind(&r.id)
+        .bind(&r.payment_id)
+        .bind(&r.attempt_id)
+        .bind(&r.refund_ref)
+        .bind(r.amount)
+        .bind(i64::from(r.full))
+        .bind(&r.reason)
+        .bind(r.state.as_str())
+        .bind(r.gateway_refund_id.clone())
+        .bind(&r.created_by)
+        .bind(fmt_time(r.created_at))
+        .bind(fmt_time(r.updated_at))
+        .bind(opt_time(r.next_try_at))
+        .bind(r.tries)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for r in &c.refunds {
+        sqlx::query(
+            "UPDATE payment_refunds SET state = $1, gateway_refund_id = $2, updated_at = $3, \
+                 next_try_at = $4, tries = $5, lease_owner = NULL, lease_until = NULL \
+                 WHERE id = $6 AND payment_id = $7",
+        )
+        .bind(r.state.as_str())
+        .bind(r.gateway_refund_id.clone())
+        .bind(fmt_time(now))
+        .bind(opt_time(r.next_try_at))
+        .bind(r.tries)
+        .bind(&r.id)
+        .bind(&c.payment_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for (n, t) in c.transitions.iter().enumerate() {
+        insert_transition(&mut *conn, &c.payment_id, new_version, n as i64, t, now).await?;
+    }
+    for (ref_id, set) in &c.postings {
+        let posting_id = uuid::Uuid::new_v4().to_string();
+        for (n, line) in set.lines().iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO ledger_lines (posting_id, n, kind, payment_id, ref_id, account, \
+                     amount, at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+            )
+            .bind(&posting_id)
+            .bind(n as i64)
+            .bind(set.kind.as_str())
+            .bind(&c.payment_id)
+            .bind(ref_id)
+            .bind(line.account.code())
+            .bind(line.amount)
+            .bind(fmt_time(now))
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    for e in &c.outbox {
+        sqlx::query(
+            "INSERT INTO payment_outbox (id, portal, payment_id, event_type, body, created_at, \
+                 next_attempt_at, attempts) VALUES ($1,$2,$3,$4,$5,$6,$7,0)",
+        )
+        .bind(&e.id)
+        .bind(&e.portal)
+        .bind(&e.payment_id)
+        .bind(&e.event_type)
+        .bind(&e.body)
+        .bind(fmt_time(now))
+        .bind(fmt_time(now))
+        .execute(&mut *conn)
+        .await?;
+    }
+    for f in &c.flags {
+        sqlx::query(
+            "INSERT INTO payment_flags (id, payment_id, attempt_id, kind, detail, created_at) \
+                 VALUES ($1,$2,$3,$4,$5,$6)",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(&c.payment_id)
+        .bind(f.attempt_id.clone())
+        .bind(&f.kind)
+        .bind(&f.detail)
+        .bind(fmt_time(now))
+        .execute(&mut *conn)
+        .await?;
+    }
+    if let Some(cb) = &c.callback {
+        insert_callback(&mut *conn, cb, now).await?;
+    }
+    if let Some(idem) = &c.idem {
+        idem_finish(&mut *conn, idem).await?;
+    }
+    super::log::append_in(&mut *conn, &c.log, now).await?;
+    Ok(true)
+}
+
+/// The claim of an Idempotency-Key, inside the writer's transaction (so the insert, the read and
+/// the take-over see one consistent state).
+async fn idem_begin_in(
+    conn: &mut sqlx::AnyConnection,
+    portal: &str,
+    key: &str,
+    fingerprint: &str,
+    now: OffsetDateTime,
+    lock_for: time::Duration,
+    keep_for: time::Duration,
+) -> Result<IdemBegin, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (portal, idem_key, fingerprint, in_flight, locked_until, \
+             created_at, expires_at) VALUES ($1,$2,$3,1,$4,$5,$6) \
+             ON CONFLICT (portal, idem_key) DO NOTHING",
+    )
+    .bind(portal)
+    .bind(key)
+    .bind(fingerprint)
+    .bind(fmt_time(now + lock_for))
+    .bind(fmt_time(now))
+    .bind(fmt_time(now + keep_for))
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 1 {
+        return Ok(IdemBegin::Proceed);
+    }
+    let row = sqlx::query(
+        "SELECT fingerprint, in_flight, locked_until, status, response FROM idempotency_keys \
+             WHERE portal = $1 AND idem_key = $2",
+    )
+    .bind(portal)
+    .bind(key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        // Purged between the two statements: treat as in flight; the client retries.
+        return Ok(IdemBegin::InFlight);
+    };
+    if row.try_get::<String, _>("fingerprint")? != fingerprint {
+        return Ok(IdemBegin::Mismatch);
+    }
+    if row.try_get::<i64, _>("in_flight")? == 0 {
+        let status: i64 = row.try_get::<Option<i64>, _>("status")?.unwrap_or(500);
+        return Ok(IdemBegin::Replay {
+            status: u16::try_from(status).unwrap_or(500),
+            body: row
+                .try_get::<Option<String>, _>("response")?
+                .unwrap_or_default(),
+        });
+    }
+    let locked_until: String = row.try_get("locked_until")?;
+    if parse_time(&locked_until)? < now {
+        let took = sqlx::query(
+            "UPDATE idempotency_keys SET locked_until = $1 WHERE portal = $2 AND \
+                 idem_key = $3 AND in_flight = 1 AND locked_until = $4",
+        )
+        .bind(fmt_time(now + lock_for))
+        .bind(portal)
+        .bind(key)
+        .bind(&locked_until)
+        .execute(&mut *conn)
+        .await?;
+        if took.rows_affected() == 1 {
+            return Ok(IdemBegin::Proceed);
+        }
+    }
+    Ok(IdemBegin::InFlight)
 }

@@ -685,7 +685,7 @@ fn designated_ranges<'a>(bytes: &'a [u8], byte_range: &[i64]) -> Vec<&'a [u8]> {
 fn hash_once<'a>(
     bytes: &'a [u8],
     fields: &[pdf::SignatureField],
-) -> (String, Vec<(Vec<&'a [u8]>, [u8; 32])>) {
+) -> (String, Vec<crate::pki::digest_memo::Known<'a>>) {
     use ring::digest::{Context, SHA256};
     let mut spans: Vec<[&'a [u8]; 2]> = fields
         .iter()

@@ -463,6 +463,11 @@ impl Connector for ZalopayConnector {
         GatewayKind::Zalopay
     }
 
+    /// ZaloPay knows the order as `yymmdd_<ref>` (GMT+7 day of its creation), not as our ref.
+    fn order_ref(&self, attempt_ref: &str, created_at: OffsetDateTime) -> String {
+        app_trans_id(created_at, attempt_ref)
+    }
+
     async fn start(&self, req: &StartRequest) -> Result<StartOutcome, GatewayError> {
         if req.amount_vnd <= 0 {
             return Ok(StartOutcome::Rejected {
