@@ -756,7 +756,9 @@ impl Update {
         ]
         .concat();
 
-        let mut out = Vec::with_capacity(base.len() + 4096);
+        // Room for the whole update up front: growing a 10 MB buffer copies it again.
+        let update_len: usize = self.objects.iter().map(|(_, b)| b.len() + 32).sum();
+        let mut out = Vec::with_capacity(base.len() + update_len + 8192);
         out.extend_from_slice(base);
         if !matches!(out.last(), Some(b'\n' | b'\r')) {
             out.push(b'\n');
