@@ -24,6 +24,8 @@ pub struct Config {
     pub audit: AuditConfig,
     pub sign: SignConfig,
     pub payments: PaymentsConfig,
+    #[serde(default)]
+    pub recon: crate::recon::config::ReconConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
