@@ -126,6 +126,7 @@ impl Ctx<'_> {
             expected,
             actual,
             agency: ledger.map(|l| l.agency.clone()),
+            account: ledger.map(|l| l.account.clone()),
             detail,
         });
     }
@@ -642,6 +643,10 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
             continue;
         }
         bank_taken[bi] = true;
+        // A later day's entry, or another day's payout, is that day's run's business.
+        if b.value_date > p.date || other_days_payout(p, &b.memo) {
+            continue;
+        }
         cx.flag(
             Class::MissingInLedger,
             &format!("{}:{}", b.account, b.bank_ref),
@@ -731,6 +736,23 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
     out.discrepancies.dedup();
     out.awaiting.sort();
     out
+}
+
+/// Whether a memo is a gateway's payout for a day other than the run's.
+fn other_days_payout(p: &Params, memo: &str) -> bool {
+    let Some((before, _)) = p.payout_memo.split_once("{DATE}") else {
+        return false;
+    };
+    let upper = memo.to_ascii_uppercase();
+    ["VNPAY", "MOMO", "ZALOPAY"].iter().any(|g| {
+        let prefix = before.replace("{GATEWAY}", g).to_ascii_uppercase();
+        upper.find(&prefix).is_some_and(|i| {
+            let rest = &upper[i + prefix.len()..];
+            rest.get(0..10)
+                .and_then(super::config::parse_date)
+                .is_some_and(|d| d != p.date)
+        })
+    })
 }
 
 /// A ledger row and a gateway row found to be the same transaction: the match, then its checks.

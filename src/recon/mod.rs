@@ -12,6 +12,8 @@ pub mod config;
 pub mod import;
 pub mod matching;
 pub mod model;
+pub mod resolve;
+pub mod service;
 
 pub use calendar::Calendar;
 pub use matching::{reconcile, Outcome};

@@ -240,7 +240,10 @@ impl Class {
 
     /// Whether resolving it involves money (and so a correcting ledger entry).
     pub fn involves_money(self) -> bool {
-        !matches!(self, Class::MissingAtBank | Class::StatusWePaidTheyFailed)
+        !matches!(
+            self,
+            Class::MissingAtBank | Class::WrongAccount | Class::FeeMismatch
+        )
     }
 }
 
@@ -256,8 +259,9 @@ pub struct Discrepancy {
     /// What our side (or the schedule) expects, and what the other side says.
     pub expected: Option<i64>,
     pub actual: Option<i64>,
-    /// Agency and fee code when a ledger row is involved.
+    /// Agency and its collection account when a ledger row is involved.
     pub agency: Option<String>,
+    pub account: Option<String>,
     pub detail: String,
 }
 

@@ -17,6 +17,7 @@ use crate::config::DatabaseConfig;
 pub mod documents;
 pub mod log;
 pub mod payments;
+pub mod recon;
 
 pub use documents::SignedDocumentRecord;
 pub use log::{LogInput, StoredCheckpoint};
