@@ -229,18 +229,30 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
     }
     // Rule: the same gateway, kind and amount, dates within the window; the nearest date wins,
     // then the smallest id (the ledger is sorted), so the choice is deterministic.
+    // Candidates by (gateway, kind, amount), in ledger order: only unmatched successes.
+    let mut by_amount: HashMap<(&str, TxnKind, i64), Vec<usize>> = HashMap::new();
+    if !unmatched_rows.is_empty() {
+        for (li, l) in ledger.iter().enumerate() {
+            if !ledger_taken[li] && l.status == LedgerStatus::Succeeded {
+                by_amount
+                    .entry((l.gateway.as_str(), l.kind, l.amount))
+                    .or_default()
+                    .push(li);
+            }
+        }
+    }
     let mut still_unmatched: Vec<usize> = Vec::new();
     for ri in unmatched_rows {
         let r = rows[ri];
         let rd = p.calendar.business_date(r.at);
         let mut best: Option<(i64, usize)> = None;
-        for (li, l) in ledger.iter().enumerate() {
-            if ledger_taken[li]
-                || l.gateway != r.gateway
-                || l.kind != r.kind
-                || l.amount != r.amount
-                || l.status != LedgerStatus::Succeeded
-            {
+        let cands = by_amount
+            .get(&(r.gateway.as_str(), r.kind, r.amount))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        for &li in cands {
+            let l = ledger[li];
+            if ledger_taken[li] {
                 continue;
             }
             let ld = p.calendar.business_date(l.at);
@@ -342,12 +354,27 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
             seen_bank.insert(k, bi);
         }
     }
+    let mut by_acct_amount: HashMap<(&str, i64), Vec<usize>> = HashMap::new();
+    if bank.iter().any(|b| b.reversal) {
+        for (oi, o) in bank.iter().enumerate() {
+            if !o.reversal {
+                by_acct_amount
+                    .entry((o.account.as_str(), o.amount))
+                    .or_default()
+                    .push(oi);
+            }
+        }
+    }
     for bi in 0..bank.len() {
         let b = bank[bi];
         if !b.reversal || bank_taken[bi] {
             continue;
         }
-        let target = (0..bank.len()).find(|&oi| {
+        let cands = by_acct_amount
+            .get(&(b.account.as_str(), b.amount))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let target = cands.iter().copied().find(|&oi| {
             let o = bank[oi];
             !bank_taken[oi]
                 && !o.reversal
@@ -566,14 +593,23 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
     }
     // VietQR by rule: credits whose memo lost our reference.
     let mut unexplained: Vec<usize> = Vec::new();
-    for bi in qr_unmatched {
-        let b = bank[bi];
-        let found = ledger.iter().enumerate().find(|(li, l)| {
-            !ledger_taken[*li]
+    let mut qr_by_amount: HashMap<i64, Vec<usize>> = HashMap::new();
+    if !qr_unmatched.is_empty() {
+        for (li, l) in ledger.iter().enumerate() {
+            if !ledger_taken[li]
                 && l.gateway == "vietqr"
                 && l.kind == TxnKind::Payment
                 && l.status == LedgerStatus::Succeeded
-                && l.amount == b.amount
+            {
+                qr_by_amount.entry(l.amount).or_default().push(li);
+            }
+        }
+    }
+    for bi in qr_unmatched {
+        let b = bank[bi];
+        let cands = qr_by_amount.get(&b.amount).map(Vec::as_slice).unwrap_or(&[]);
+        let found = cands.iter().map(|&li| (li, ledger[li])).find(|(li, l)| {
+            !ledger_taken[*li]
                 && p.calendar.within_business_days(
                     p.calendar.business_date(l.at),
                     b.value_date,
@@ -694,12 +730,17 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
     // --- summary ---------------------------------------------------------------------------
     let mut summary: BTreeMap<(String, String, String), SummaryLine> = BTreeMap::new();
     let fees_of: HashMap<usize, i64> = pairs.iter().map(|&(li, ri)| (li, rows[ri].fee)).collect();
+    let by_id: HashMap<&str, usize> = ledger
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.id.as_str(), i))
+        .collect();
     for m in &cx.matches {
         let Some(id) = &m.ledger else { continue };
-        let Some((li, l)) = ledger.iter().enumerate().find(|(_, l)| &l.id == id) else {
+        let Some(&li) = by_id.get(id.as_str()) else {
             continue;
         };
-        let _ = li;
+        let l = ledger[li];
         let s = summary
             .entry((l.agency.clone(), l.gateway.clone(), l.fee_code.clone()))
             .or_insert_with(|| SummaryLine {
