@@ -648,3 +648,31 @@ fn the_fixtures_reconcile_clean() {
         o.discrepancies
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// Bad input never panics: arbitrary bytes, and the samples with bytes changed or cut.
+    #[test]
+    fn importers_never_panic(
+        junk in proptest::collection::vec(any::<u8>(), 0..2048),
+        pick in 0usize..6, at in any::<usize>(), byte in any::<u8>(), cut in any::<usize>(),
+    ) {
+        let names = [
+            "vnpay-2026-11-21.csv", "momo-2026-11-21.csv", "zalopay-2026-11-21.csv",
+            "statement-2026-11-21.mt940", "statement-2026-11-21.camt053.xml",
+            "notification-2026-11-21.camt054.xml",
+        ];
+        let mut f = fixture(names[pick]);
+        let i = at % f.len();
+        f[i] = byte;
+        f.truncate(cut % (f.len() + 1));
+        for data in [&junk[..], &f[..]] {
+            for gw in ["vnpay", "momo", "zalopay"] {
+                let l = csv::default_layout(gw).unwrap();
+                let _ = csv::parse(gw, &l, "x", data, &mut |_| {});
+            }
+            let _ = mt940::parse("x", data, &mut |_| {});
+            let _ = camt::parse("x", data, &mut |_| {});
+        }
+    }
+}

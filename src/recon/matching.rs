@@ -422,9 +422,9 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
                 ..Settlement::default()
             });
         let sign = if r.kind == TxnKind::Refund { -1 } else { 1 };
-        s.gross += sign * r.amount;
-        s.fees += r.fee;
-        s.net += sign * r.amount - r.fee;
+        s.gross = s.gross.saturating_add(sign * r.amount);
+        s.fees = s.fees.saturating_add(r.fee);
+        s.net = s.gross.saturating_sub(s.fees);
     }
     let due = p.calendar.add_business_days(p.date, p.settlement_sla_days);
     for s in settlements.values_mut() {
@@ -753,15 +753,15 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
         match l.kind {
             TxnKind::Payment => {
                 s.payments += 1;
-                s.gross += m.amount;
+                s.gross = s.gross.saturating_add(m.amount);
             }
             TxnKind::Refund => {
                 s.refunds += 1;
-                s.gross -= m.amount;
+                s.gross = s.gross.saturating_sub(m.amount);
             }
         }
-        s.fees += fee;
-        s.net = s.gross - s.fees;
+        s.fees = s.fees.saturating_add(fee);
+        s.net = s.gross.saturating_sub(s.fees);
     }
 
     let mut out = Outcome {

@@ -244,13 +244,13 @@ pub fn parse<R: BufRead>(
                             match entry(n, s, file) {
                                 Ok(Some(e)) => {
                                     s.booked += 1;
-                                    s.sum += match e.direction {
+                                    s.sum = s.sum.saturating_add(match e.direction {
                                         Direction::Credit => e.amount,
                                         Direction::Debit => -e.amount,
-                                    };
+                                    });
                                     match e.direction {
-                                        Direction::Credit => sum.credits += e.amount,
-                                        Direction::Debit => sum.debits += e.amount,
+                                        Direction::Credit => sum.credits = sum.credits.saturating_add(e.amount),
+                                        Direction::Debit => sum.debits = sum.debits.saturating_add(e.amount),
                                     }
                                     sum.rows += 1;
                                     sink(e);

@@ -260,18 +260,18 @@ pub fn parse<R: BufRead>(
                 } else {
                     row.amount
                 };
-                s_amount += signed;
-                s_fee += row.fee;
-                s_net += if row.kind == TxnKind::Refund {
+                s_amount = s_amount.saturating_add(signed);
+                s_fee = s_fee.saturating_add(row.fee);
+                s_net = s_net.saturating_add(if row.kind == TxnKind::Refund {
                     -row.net
                 } else {
                     row.net
-                };
+                });
                 sum.rows += 1;
                 if row.kind == TxnKind::Refund {
-                    sum.debits += row.amount;
+                    sum.debits = sum.debits.saturating_add(row.amount);
                 } else {
-                    sum.credits += row.amount;
+                    sum.credits = sum.credits.saturating_add(row.amount);
                 }
                 sink(row);
             }

@@ -141,6 +141,7 @@ pub(crate) fn parse_vnd(s: &str, decimal: char) -> Result<i64, String> {
         Some((i, f)) => (i, f),
         None => (body, ""),
     };
+    // At most 10^15 - 1 dong (far above any transfer), so sums of many rows stay in range.
     if int.is_empty() || int.len() > 15 || !int.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("{s:?} is not an amount in VND"));
     }

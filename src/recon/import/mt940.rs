@@ -260,13 +260,13 @@ pub fn parse<R: BufRead>(
             },
             "61" => match entry(value, st, file, line_no) {
                 Ok(e) => {
-                    st.sum += match e.direction {
+                    st.sum = st.sum.saturating_add(match e.direction {
                         Direction::Credit => e.amount,
                         Direction::Debit => -e.amount,
-                    };
+                    });
                     match e.direction {
-                        Direction::Credit => sum.credits += e.amount,
-                        Direction::Debit => sum.debits += e.amount,
+                        Direction::Credit => sum.credits = sum.credits.saturating_add(e.amount),
+                        Direction::Debit => sum.debits = sum.debits.saturating_add(e.amount),
                     }
                     sum.rows += 1;
                     if let Some(prev) = st.last.replace(e) {
