@@ -46,17 +46,21 @@ fn main() {
     file.push_str("\u{feff}STT,TmnCode,TxnRef,TransactionNo,TransactionType,TransactionDate,Amount,Fee,NetAmount,BankCode,OrderInfo\r\n");
     let (mut rows, mut ta, mut tf) = (0usize, 0i64, 0i64);
     let mut expect: BTreeMap<Class, usize> = BTreeMap::new();
-    let mut push_row = |file: &mut String, r: &str, txn: usize, a: i64, fee: i64, t: OffsetDateTime| {
-        rows += 1;
-        ta += a;
-        tf += fee;
-        let local = t.to_offset(antin::timefmt::VIETNAM).format(&compact).unwrap();
-        let _ = write!(
-            file,
-            "{rows},ANTINDEV,{r},{txn},01,{local},{a},{fee},{},NCB,\"Lệ phí hồ sơ, {r}\"\r\n",
-            a - fee
-        );
-    };
+    let mut push_row =
+        |file: &mut String, r: &str, txn: usize, a: i64, fee: i64, t: OffsetDateTime| {
+            rows += 1;
+            ta += a;
+            tf += fee;
+            let local = t
+                .to_offset(antin::timefmt::VIETNAM)
+                .format(&compact)
+                .unwrap();
+            let _ = write!(
+                file,
+                "{rows},ANTINDEV,{r},{txn},01,{local},{a},{fee},{},NCB,\"Lệ phí hồ sơ, {r}\"\r\n",
+                a - fee
+            );
+        };
     for i in 0..n {
         let a = amount(i);
         let r = format!("V{i:07}");
@@ -78,7 +82,14 @@ fn main() {
         match (i % 100 == 7).then_some((i / 100) % 4) {
             Some(0) => {
                 *expect.entry(Class::AmountMismatch).or_default() += 1;
-                push_row(&mut file, &r, 14_000_000 + i, a + 1_000, vnp_fee(a + 1_000), at(i));
+                push_row(
+                    &mut file,
+                    &r,
+                    14_000_000 + i,
+                    a + 1_000,
+                    vnp_fee(a + 1_000),
+                    at(i),
+                );
             }
             Some(1) => *expect.entry(Class::MissingAtGateway).or_default() += 1,
             Some(2) => {
@@ -89,7 +100,14 @@ fn main() {
             Some(_) => {
                 *expect.entry(Class::MissingInLedger).or_default() += 1;
                 push_row(&mut file, &r, 14_000_000 + i, a, vnp_fee(a), at(i));
-                push_row(&mut file, &format!("X{i:07}"), 24_000_000 + i, a + 7, vnp_fee(a + 7), at(i));
+                push_row(
+                    &mut file,
+                    &format!("X{i:07}"),
+                    24_000_000 + i,
+                    a + 7,
+                    vnp_fee(a + 7),
+                    at(i),
+                );
             }
             None => push_row(&mut file, &r, 14_000_000 + i, a, vnp_fee(a), at(i)),
         }
@@ -101,7 +119,11 @@ fn main() {
     let mut mt = String::with_capacity(n * 80);
     let mut cm = String::with_capacity(n * 300);
     let mut credits: Vec<(String, i64, String)> = Vec::with_capacity(n + 1);
-    credits.push(("FT00000000".into(), vnp_net, format!("VNPAY TT QUYET TOAN NGAY {day}")));
+    credits.push((
+        "FT00000000".into(),
+        vnp_net,
+        format!("VNPAY TT QUYET TOAN NGAY {day}"),
+    ));
     for i in 0..n {
         let a = amount(i + 7);
         let r = format!("Q{i:07}");
@@ -125,10 +147,17 @@ fn main() {
         } else {
             a
         };
-        credits.push((format!("FT{:08}", i + 1), credited, format!("ANTIN{r} NOP LE PHI")));
+        credits.push((
+            format!("FT{:08}", i + 1),
+            credited,
+            format!("ANTIN{r} NOP LE PHI"),
+        ));
     }
     let total: i64 = credits.iter().map(|c| c.1).sum();
-    let _ = write!(mt, ":20:STMT261120\r\n:25:970415/{ACCT}\r\n:28C:324/1\r\n:60F:C261119VND0,\r\n");
+    let _ = write!(
+        mt,
+        ":20:STMT261120\r\n:25:970415/{ACCT}\r\n:28C:324/1\r\n:60F:C261119VND0,\r\n"
+    );
     let _ = write!(cm, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.08\"><BkToCstmrStmt><GrpHdr><MsgId>S</MsgId></GrpHdr><Stmt><Id>STMT-{ACCT}-{day}</Id><Acct><Id><Othr><Id>{ACCT}</Id></Othr></Id></Acct><Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"VND\">0</Amt><CdtDbtInd>CRDT</CdtDbtInd></Bal><Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"VND\">{total}</Amt><CdtDbtInd>CRDT</CdtDbtInd></Bal>\n");
     for (r, a, memo) in &credits {
         let _ = write!(mt, ":61:2611201120C{a},NTRFNONREF//{r}\r\n:86:{memo}\r\n");
@@ -146,16 +175,29 @@ fn main() {
         bank: Vec::with_capacity(n + 1),
     };
     let t = Instant::now();
-    let s = csv::parse("vnpay", &layout, "vnpay.csv", Cursor::new(file.as_bytes()), &mut |r| inputs.gateway.push(r)).unwrap();
+    let s = csv::parse(
+        "vnpay",
+        &layout,
+        "vnpay.csv",
+        Cursor::new(file.as_bytes()),
+        &mut |r| inputs.gateway.push(r),
+    )
+    .unwrap();
     let csv_t = t.elapsed();
     drop(file);
     let t = Instant::now();
-    let m = mt940::parse("stmt.mt940", Cursor::new(mt.as_bytes()), &mut |e| inputs.bank.push(e)).unwrap();
+    let m = mt940::parse("stmt.mt940", Cursor::new(mt.as_bytes()), &mut |e| {
+        inputs.bank.push(e)
+    })
+    .unwrap();
     let mt_t = t.elapsed();
     drop(mt);
     let t = Instant::now();
     let mut camt_rows = 0u64;
-    camt::parse("stmt.xml", Cursor::new(cm.as_bytes()), &mut |_| camt_rows += 1).unwrap();
+    camt::parse("stmt.xml", Cursor::new(cm.as_bytes()), &mut |_| {
+        camt_rows += 1
+    })
+    .unwrap();
     let camt_t = t.elapsed();
     drop(cm);
     let mut fees = BTreeMap::new();
@@ -180,12 +222,41 @@ fn main() {
     for d in &o.discrepancies {
         *got.entry(d.class).or_default() += 1;
     }
-    assert_eq!(got, expect, "the engine must find exactly the injected discrepancies");
+    assert_eq!(
+        got, expect,
+        "the engine must find exactly the injected discrepancies"
+    );
     let rate = |rows: u64, d: std::time::Duration| rows as f64 / d.as_secs_f64();
-    println!("recon bench: {} ledger rows, {} gateway rows, {} bank entries", inputs.ledger.len(), s.rows, m.rows);
-    println!("  import vnpay csv : {:>7.0} ms  {:>10.0} rows/s", csv_t.as_secs_f64() * 1e3, rate(s.rows, csv_t));
-    println!("  import mt940     : {:>7.0} ms  {:>10.0} rows/s", mt_t.as_secs_f64() * 1e3, rate(m.rows, mt_t));
-    println!("  import camt.053  : {:>7.0} ms  {:>10.0} rows/s (same entries, not used for matching)", camt_t.as_secs_f64() * 1e3, rate(camt_rows, camt_t));
-    println!("  match            : {:>7.0} ms  ({} matches, {} discrepancies: {:?})", match_t.as_secs_f64() * 1e3, o.matches.len(), o.discrepancies.len(), got);
-    println!("  import + match   : {:>7.0} ms", (csv_t + mt_t + match_t).as_secs_f64() * 1e3);
+    println!(
+        "recon bench: {} ledger rows, {} gateway rows, {} bank entries",
+        inputs.ledger.len(),
+        s.rows,
+        m.rows
+    );
+    println!(
+        "  import vnpay csv : {:>7.0} ms  {:>10.0} rows/s",
+        csv_t.as_secs_f64() * 1e3,
+        rate(s.rows, csv_t)
+    );
+    println!(
+        "  import mt940     : {:>7.0} ms  {:>10.0} rows/s",
+        mt_t.as_secs_f64() * 1e3,
+        rate(m.rows, mt_t)
+    );
+    println!(
+        "  import camt.053  : {:>7.0} ms  {:>10.0} rows/s (same entries, not used for matching)",
+        camt_t.as_secs_f64() * 1e3,
+        rate(camt_rows, camt_t)
+    );
+    println!(
+        "  match            : {:>7.0} ms  ({} matches, {} discrepancies: {:?})",
+        match_t.as_secs_f64() * 1e3,
+        o.matches.len(),
+        o.discrepancies.len(),
+        got
+    );
+    println!(
+        "  import + match   : {:>7.0} ms",
+        (csv_t + mt_t + match_t).as_secs_f64() * 1e3
+    );
 }

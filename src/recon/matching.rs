@@ -607,7 +607,10 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
     }
     for bi in qr_unmatched {
         let b = bank[bi];
-        let cands = qr_by_amount.get(&b.amount).map(Vec::as_slice).unwrap_or(&[]);
+        let cands = qr_by_amount
+            .get(&b.amount)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         let found = cands.iter().map(|&li| (li, ledger[li])).find(|(li, l)| {
             !ledger_taken[*li]
                 && p.calendar.within_business_days(
@@ -741,6 +744,10 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
             continue;
         };
         let l = ledger[li];
+        // What citizens paid: confirmed rows only (the others are discrepancies).
+        if l.status != LedgerStatus::Succeeded {
+            continue;
+        }
         let s = summary
             .entry((l.agency.clone(), l.gateway.clone(), l.fee_code.clone()))
             .or_insert_with(|| SummaryLine {

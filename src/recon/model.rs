@@ -59,7 +59,7 @@ pub struct LedgerTxn {
 pub struct Origin {
     /// The file's SHA-256 (hex) or name.
     pub file: String,
-    /// 1-based line (CSV, MT940) or entry number (camt).
+    /// 1-based line (CSV, MT940) or entry number in the document (camt, often one line).
     pub line: u64,
 }
 

@@ -67,6 +67,9 @@ struct Bal {
 #[derive(Default)]
 struct Ntry {
     start: u64,
+    /// The entry's number in the document (1-based): its `Origin::line`, since a camt file may
+    /// be one line.
+    ordinal: u64,
     amount: Option<i64>,
     ccy_ok: bool,
     ind: String,
@@ -107,6 +110,7 @@ pub fn parse<R: BufRead>(
     let mut sum = Summary::default();
     let mut root_ok = false;
     let mut statements = 0u64;
+    let mut entries = 0u64;
     loop {
         let line = reader.get_ref().line;
         let ev = match reader.read_event_into(&mut buf) {
@@ -138,8 +142,10 @@ pub fn parse<R: BufRead>(
                     }
                     "Bal" if stmt.is_some() => bal = Some(Bal::default()),
                     "Ntry" if stmt.is_some() => {
+                        entries += 1;
                         ntry = Some(Ntry {
                             start: line,
+                            ordinal: entries,
                             ..Ntry::default()
                         });
                     }
@@ -249,8 +255,12 @@ pub fn parse<R: BufRead>(
                                         Direction::Debit => -e.amount,
                                     });
                                     match e.direction {
-                                        Direction::Credit => sum.credits = sum.credits.saturating_add(e.amount),
-                                        Direction::Debit => sum.debits = sum.debits.saturating_add(e.amount),
+                                        Direction::Credit => {
+                                            sum.credits = sum.credits.saturating_add(e.amount)
+                                        }
+                                        Direction::Debit => {
+                                            sum.debits = sum.debits.saturating_add(e.amount)
+                                        }
                                     }
                                     sum.rows += 1;
                                     sink(e);
@@ -360,7 +370,7 @@ fn entry(n: Ntry, s: &Stmt, file: &str) -> Result<Option<BankEntry>, (u64, Strin
     Ok(Some(BankEntry {
         origin: Origin {
             file: file.to_owned(),
-            line: n.start,
+            line: n.ordinal,
         },
         statement_id: s.id.clone(),
         account: s.account.clone(),
