@@ -158,10 +158,10 @@ fn main() {
         mt,
         ":20:STMT261120\r\n:25:970415/{ACCT}\r\n:28C:324/1\r\n:60F:C261119VND0,\r\n"
     );
-    let _ = write!(cm, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.08\"><BkToCstmrStmt><GrpHdr><MsgId>S</MsgId></GrpHdr><Stmt><Id>STMT-{ACCT}-{day}</Id><Acct><Id><Othr><Id>{ACCT}</Id></Othr></Id></Acct><Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"VND\">0</Amt><CdtDbtInd>CRDT</CdtDbtInd></Bal><Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"VND\">{total}</Amt><CdtDbtInd>CRDT</CdtDbtInd></Bal>\n");
+    let _ = writeln!(cm, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.08\"><BkToCstmrStmt><GrpHdr><MsgId>S</MsgId></GrpHdr><Stmt><Id>STMT-{ACCT}-{day}</Id><Acct><Id><Othr><Id>{ACCT}</Id></Othr></Id></Acct><Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"VND\">0</Amt><CdtDbtInd>CRDT</CdtDbtInd></Bal><Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"VND\">{total}</Amt><CdtDbtInd>CRDT</CdtDbtInd></Bal>");
     for (r, a, memo) in &credits {
         let _ = write!(mt, ":61:2611201120C{a},NTRFNONREF//{r}\r\n:86:{memo}\r\n");
-        let _ = write!(cm, "<Ntry><Amt Ccy=\"VND\">{a}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt><AcctSvcrRef>{r}</AcctSvcrRef><NtryDtls><TxDtls><RmtInf><Ustrd>{memo}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>\n");
+        let _ = writeln!(cm, "<Ntry><Amt Ccy=\"VND\">{a}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt><AcctSvcrRef>{r}</AcctSvcrRef><NtryDtls><TxDtls><RmtInf><Ustrd>{memo}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>");
     }
     let _ = write!(mt, ":62F:C261120VND{total},\r\n-\r\n");
     cm.push_str("</Stmt></BkToCstmrStmt></Document>\n");

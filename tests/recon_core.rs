@@ -325,19 +325,21 @@ fn reversals_cancel_what_they_reverse() {
 
 #[test]
 fn a_second_vietqr_transfer_is_a_duplicate() {
-    let mut i = Inputs::default();
-    i.ledger = vec![ledger(
-        "q1",
-        "vietqr",
-        "Q1",
-        None,
-        30_000,
-        LedgerStatus::Succeeded,
-    )];
-    i.bank = vec![
-        credit(1, ACCT, "FT1", 30_000, "ANTINQ1"),
-        credit(2, ACCT, "FT2", 30_000, "antinq1 lan 2"),
-    ];
+    let i = Inputs {
+        ledger: vec![ledger(
+            "q1",
+            "vietqr",
+            "Q1",
+            None,
+            30_000,
+            LedgerStatus::Succeeded,
+        )],
+        gateway: Vec::new(),
+        bank: vec![
+            credit(1, ACCT, "FT1", 30_000, "ANTINQ1"),
+            credit(2, ACCT, "FT2", 30_000, "antinq1 lan 2"),
+        ],
+    };
     let o = reconcile(&params(), &i);
     assert_eq!(
         found(&o),

@@ -552,6 +552,8 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
         }
     }
     let mut qr_unmatched: Vec<usize> = Vec::new();
+    // (ledger index, amount) of each VietQR match, for the summary.
+    let mut qr_items: Vec<(usize, i64)> = Vec::new();
     for bi in 0..bank.len() {
         let b = bank[bi];
         if bank_taken[bi] || b.direction != Direction::Credit || b.reversal {
@@ -583,6 +585,7 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
             continue;
         }
         ledger_taken[li] = true;
+        qr_items.push((li, b.amount));
         qr_pair(
             &mut cx,
             ledger[li],
@@ -622,6 +625,7 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
         match found {
             Some((li, l)) => {
                 ledger_taken[li] = true;
+                qr_items.push((li, b.amount));
                 qr_pair(
                     &mut cx,
                     l,
@@ -731,40 +735,33 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
     }
 
     // --- summary ---------------------------------------------------------------------------
-    let mut summary: BTreeMap<(String, String, String), SummaryLine> = BTreeMap::new();
-    let fees_of: HashMap<usize, i64> = pairs.iter().map(|&(li, ri)| (li, rows[ri].fee)).collect();
-    let by_id: HashMap<&str, usize> = ledger
+    let mut summary: BTreeMap<(&str, &str, &str), SummaryLine> = BTreeMap::new();
+    let items = pairs
         .iter()
-        .enumerate()
-        .map(|(i, l)| (l.id.as_str(), i))
-        .collect();
-    for m in &cx.matches {
-        let Some(id) = &m.ledger else { continue };
-        let Some(&li) = by_id.get(id.as_str()) else {
-            continue;
-        };
+        .map(|&(li, ri)| (li, rows[ri].amount, rows[ri].fee))
+        .chain(qr_items.iter().map(|&(li, a)| (li, a, 0)));
+    for (li, amount, fee) in items {
         let l = ledger[li];
         // What citizens paid: confirmed rows only (the others are discrepancies).
         if l.status != LedgerStatus::Succeeded {
             continue;
         }
         let s = summary
-            .entry((l.agency.clone(), l.gateway.clone(), l.fee_code.clone()))
+            .entry((l.agency.as_str(), l.gateway.as_str(), l.fee_code.as_str()))
             .or_insert_with(|| SummaryLine {
                 agency: l.agency.clone(),
                 gateway: l.gateway.clone(),
                 fee_code: l.fee_code.clone(),
                 ..SummaryLine::default()
             });
-        let fee = fees_of.get(&li).copied().unwrap_or(0);
         match l.kind {
             TxnKind::Payment => {
                 s.payments += 1;
-                s.gross = s.gross.saturating_add(m.amount);
+                s.gross = s.gross.saturating_add(amount);
             }
             TxnKind::Refund => {
                 s.refunds += 1;
-                s.gross = s.gross.saturating_sub(m.amount);
+                s.gross = s.gross.saturating_sub(amount);
             }
         }
         s.fees = s.fees.saturating_add(fee);
@@ -779,7 +776,7 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
         summary: summary.into_values().collect(),
         settlements: settlements.into_values().collect(),
     };
-    out.matches.sort();
+    // Matches come out in the order of the sorted inputs: deterministic without a sort.
     out.discrepancies.sort();
     out.discrepancies.dedup();
     out.awaiting.sort();
@@ -816,23 +813,21 @@ fn pair(cx: &mut Ctx<'_>, l: &LedgerTxn, r: &GatewayRow, rule: Rule, keys: Vec<S
         amount: r.amount,
     });
     match (l.status, r.status) {
-        (LedgerStatus::Succeeded, GatewayStatus::Paid) => {
-            if l.amount != r.amount {
-                cx.flag(
-                    Class::AmountMismatch,
-                    &l.our_ref,
-                    &l.gateway,
-                    Some(l),
-                    Some(r),
-                    None,
-                    Some(l.amount),
-                    Some(r.amount),
-                    format!(
-                        "{}: {} VND in our ledger, {} VND in the {} file",
-                        l.our_ref, l.amount, r.amount, r.gateway
-                    ),
-                );
-            }
+        (LedgerStatus::Succeeded, GatewayStatus::Paid) if l.amount != r.amount => {
+            cx.flag(
+                Class::AmountMismatch,
+                &l.our_ref,
+                &l.gateway,
+                Some(l),
+                Some(r),
+                None,
+                Some(l.amount),
+                Some(r.amount),
+                format!(
+                    "{}: {} VND in our ledger, {} VND in the {} file",
+                    l.our_ref, l.amount, r.amount, r.gateway
+                ),
+            );
         }
         (LedgerStatus::Failed | LedgerStatus::Pending, GatewayStatus::Paid) => cx.flag(
             Class::StatusWeFailedTheyPaid,
