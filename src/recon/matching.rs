@@ -232,8 +232,15 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
     // Candidates by (gateway, kind, amount), in ledger order: only unmatched successes.
     let mut by_amount: HashMap<(&str, TxnKind, i64), Vec<usize>> = HashMap::new();
     if !unmatched_rows.is_empty() {
+        let gateways: BTreeSet<&str> = unmatched_rows
+            .iter()
+            .map(|&ri| rows[ri].gateway.as_str())
+            .collect();
         for (li, l) in ledger.iter().enumerate() {
-            if !ledger_taken[li] && l.status == LedgerStatus::Succeeded {
+            if !ledger_taken[li]
+                && l.status == LedgerStatus::Succeeded
+                && gateways.contains(l.gateway.as_str())
+            {
                 by_amount
                     .entry((l.gateway.as_str(), l.kind, l.amount))
                     .or_default()
