@@ -27,6 +27,8 @@ pub struct Config {
     /// The public check page (`/v/{id}`, `/verify`).
     #[serde(default)]
     pub check: CheckConfig,
+    #[serde(default)]
+    pub recon: crate::recon::config::ReconConfig,
 }
 
 /// The public check page: what an anonymous visitor may make antin spend.

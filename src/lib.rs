@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod pay;
 pub mod pdf;
 pub mod pki;
+pub mod recon;
 pub mod sign;
 pub mod sim;
 pub mod store;

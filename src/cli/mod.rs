@@ -6,6 +6,7 @@
 mod audit;
 mod dev;
 mod extend;
+mod recon;
 mod serve;
 mod sign;
 mod sim;
@@ -93,6 +94,9 @@ pub enum Command {
     Dev(dev::DevCommand),
     /// Run the VNPAY, MoMo, ZaloPay and bank simulators (test credentials; loopback).
     Sim(sim::SimArgs),
+    /// Daily reconciliation for finance officers (import, run, report, discrepancies, resolve).
+    #[command(subcommand)]
+    Recon(recon::ReconCommand),
 }
 
 #[derive(Debug, Args)]
@@ -228,6 +232,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Sign(args) => sign::run(&config, args, lang),
         Command::Dev(cmd) => dev::run(&config, cmd),
         Command::Sim(args) => sim::run(args),
+        Command::Recon(cmd) => recon::run(&config, cmd, lang),
     }
 }
 

@@ -97,6 +97,8 @@ pub enum PostingKind {
     RefundRefused,
     Settlement,
     Reversal,
+    /// A correction posted when a finance officer resolves a reconciliation discrepancy.
+    ReconAdjustment,
 }
 
 impl PostingKind {
@@ -109,6 +111,7 @@ impl PostingKind {
             PostingKind::RefundRefused => "refund_refused",
             PostingKind::Settlement => "settlement",
             PostingKind::Reversal => "reversal",
+            PostingKind::ReconAdjustment => "recon_adjustment",
         }
     }
 }
@@ -251,6 +254,19 @@ pub fn settlement(
         });
     }
     Some(PostingSet::new(PostingKind::Settlement, legs))
+}
+
+/// A reconciliation correction: `amount` from `credit` to `debit` (e.g. money a gateway paid that
+/// our ledger never saw: `gateway_clearing:G -> refunds_payable`, owed back until identified).
+pub fn recon_adjustment(debit: Account, credit: Account, amount: Vnd) -> PostingSet {
+    PostingSet::new(
+        PostingKind::ReconAdjustment,
+        vec![Leg {
+            debit,
+            credit,
+            amount,
+        }],
+    )
 }
 
 /// Balances per account from stored lines.

@@ -19,6 +19,7 @@ mod group;
 pub mod log;
 pub mod node_cache;
 pub mod payments;
+pub mod recon;
 
 pub use documents::{SignedDocumentRecord, StatusChangeRecord};
 pub use log::{LogInput, StoredCheckpoint};
