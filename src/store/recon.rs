@@ -80,6 +80,29 @@ fn time_of(r: &AnyRow, col: &str) -> Result<OffsetDateTime, StoreError> {
     crate::timefmt::parse_rfc3339(&s).ok_or_else(|| corrupt(col, &s))
 }
 
+/// A ledger transaction from a row of the attempts or refunds query in `recon_inputs`.
+fn ledger_txn(
+    r: &AnyRow,
+    kind: TxnKind,
+    status: impl Fn(&str) -> LedgerStatus,
+) -> Result<LedgerTxn, StoreError> {
+    let state: String = r.try_get("state")?;
+    Ok(LedgerTxn {
+        id: r.try_get("id")?,
+        payment_id: r.try_get("payment_id")?,
+        agency: r.try_get("agency")?,
+        fee_code: r.try_get("fee_code")?,
+        gateway: r.try_get("gateway")?,
+        kind,
+        our_ref: r.try_get("our_ref")?,
+        gateway_txn: r.try_get("gateway_txn")?,
+        amount: r.try_get("amount")?,
+        status: status(&state),
+        at: time_of(r, "updated_at")?,
+        account: r.try_get("collection_account")?,
+    })
+}
+
 fn date_of(s: &str) -> Result<Date, StoreError> {
     crate::recon::config::parse_date(s).ok_or_else(|| corrupt("date", s))
 }
@@ -308,9 +331,10 @@ impl Store {
         // Decided within [date - 2 days, date + 3 days) UTC: the engine flags only `date`'s.
         let start = fmt_time(date.midnight().assume_utc() - Duration::days(2));
         let end = fmt_time(date.midnight().assume_utc() + Duration::days(3));
-        let rows = sqlx::query(
-            "SELECT a.id, a.payment_id, p.agency, p.fee_code, a.gateway, a.attempt_ref, \
-             a.gateway_txn_id, a.amount, a.state, a.updated_at, p.collection_account \
+        // Attempts and refunds, each as one ledger transaction (same columns, aliased).
+        let attempts = sqlx::query(
+            "SELECT a.id, a.payment_id, p.agency, p.fee_code, a.gateway, a.attempt_ref AS our_ref, \
+             a.gateway_txn_id AS gateway_txn, a.amount, a.state, a.updated_at, p.collection_account \
              FROM payment_attempts a JOIN payments p ON p.id = a.payment_id \
              WHERE a.updated_at >= $1 AND a.updated_at < $2",
         )
@@ -318,30 +342,18 @@ impl Store {
         .bind(&end)
         .fetch_all(&self.pool)
         .await?;
-        for r in &rows {
-            let state: String = r.try_get("state")?;
-            inputs.ledger.push(LedgerTxn {
-                id: r.try_get("id")?,
-                payment_id: r.try_get("payment_id")?,
-                agency: r.try_get("agency")?,
-                fee_code: r.try_get("fee_code")?,
-                gateway: r.try_get("gateway")?,
-                kind: TxnKind::Payment,
-                our_ref: r.try_get("attempt_ref")?,
-                gateway_txn: r.try_get("gateway_txn_id")?,
-                amount: r.try_get("amount")?,
-                status: match state.as_str() {
+        for r in &attempts {
+            inputs
+                .ledger
+                .push(ledger_txn(r, TxnKind::Payment, |state| match state {
                     "succeeded" | "double_paid" => LedgerStatus::Succeeded,
                     "failed" | "cancelled" | "expired" => LedgerStatus::Failed,
                     _ => LedgerStatus::Pending,
-                },
-                at: time_of(r, "updated_at")?,
-                account: r.try_get("collection_account")?,
-            });
+                })?);
         }
-        let rows = sqlx::query(
-            "SELECT r.id, r.payment_id, p.agency, p.fee_code, a.gateway, r.refund_ref, \
-             r.gateway_refund_id, r.amount, r.state, r.updated_at, p.collection_account \
+        let refunds = sqlx::query(
+            "SELECT r.id, r.payment_id, p.agency, p.fee_code, a.gateway, r.refund_ref AS our_ref, \
+             r.gateway_refund_id AS gateway_txn, r.amount, r.state, r.updated_at, p.collection_account \
              FROM payment_refunds r JOIN payment_attempts a ON a.id = r.attempt_id \
              JOIN payments p ON p.id = r.payment_id \
              WHERE r.updated_at >= $1 AND r.updated_at < $2",
@@ -350,26 +362,14 @@ impl Store {
         .bind(&end)
         .fetch_all(&self.pool)
         .await?;
-        for r in &rows {
-            let state: String = r.try_get("state")?;
-            inputs.ledger.push(LedgerTxn {
-                id: r.try_get("id")?,
-                payment_id: r.try_get("payment_id")?,
-                agency: r.try_get("agency")?,
-                fee_code: r.try_get("fee_code")?,
-                gateway: r.try_get("gateway")?,
-                kind: TxnKind::Refund,
-                our_ref: r.try_get("refund_ref")?,
-                gateway_txn: r.try_get("gateway_refund_id")?,
-                amount: r.try_get("amount")?,
-                status: match state.as_str() {
+        for r in &refunds {
+            inputs
+                .ledger
+                .push(ledger_txn(r, TxnKind::Refund, |state| match state {
                     "succeeded" => LedgerStatus::Succeeded,
                     "failed" => LedgerStatus::Failed,
                     _ => LedgerStatus::Pending,
-                },
-                at: time_of(r, "updated_at")?,
-                account: r.try_get("collection_account")?,
-            });
+                })?);
         }
         Ok(inputs)
     }
