@@ -74,7 +74,7 @@ fn row(gw: &str, line: u64, our_ref: &str, txn: &str, amount: i64, fee: i64) -> 
     GatewayRow {
         gateway: gw.into(),
         origin: Origin {
-            file: format!("{gw}.csv"),
+            file: format!("{gw}.csv").into(),
             line,
         },
         kind: TxnKind::Payment,

@@ -57,8 +57,9 @@ pub struct LedgerTxn {
 /// Where an imported row came from, for every report line that names it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Origin {
-    /// The file's SHA-256 (hex) or name.
-    pub file: String,
+    /// The file's SHA-256 (hex) or name: shared by every row of the file (and every match that
+    /// names one), so a million rows hold one copy.
+    pub file: std::sync::Arc<str>,
     /// 1-based line (CSV, MT940) or entry number in the document (camt, often one line).
     pub line: u64,
 }

@@ -258,6 +258,8 @@ impl Store {
         until: Date,
     ) -> Result<crate::recon::matching::Inputs, StoreError> {
         let mut inputs = crate::recon::matching::Inputs::default();
+        // Every row of a file names the same file: one shared copy per file.
+        let mut files = SharedNames::default();
         let rows = sqlx::query(
             "SELECT file_sha256, line, gateway, kind, our_ref, parent_ref, gateway_txn, amount, \
              fee, net, status, at, text FROM recon_gateway_rows WHERE business_date = $1",
@@ -271,7 +273,7 @@ impl Store {
             inputs.gateway.push(GatewayRow {
                 gateway: r.try_get("gateway")?,
                 origin: Origin {
-                    file: r.try_get("file_sha256")?,
+                    file: files.shared(r.try_get("file_sha256")?),
                     line: r.try_get::<i64, _>("line")? as u64,
                 },
                 kind: match kind.as_str() {
@@ -309,7 +311,7 @@ impl Store {
             let booked: Option<String> = r.try_get("booked_at")?;
             inputs.bank.push(BankEntry {
                 origin: Origin {
-                    file: r.try_get("file_sha256")?,
+                    file: files.shared(r.try_get("file_sha256")?),
                     line: r.try_get::<i64, _>("line")? as u64,
                 },
                 statement_id: r.try_get("statement_id")?,
@@ -589,4 +591,17 @@ fn stored_discrepancy(r: &AnyRow) -> Result<StoredDiscrepancy, StoreError> {
         discrepancy,
         resolution,
     })
+}
+
+/// Interns file names (hashes) so that the rows of one file share one allocation.
+#[derive(Default)]
+struct SharedNames(std::collections::HashMap<String, std::sync::Arc<str>>);
+
+impl SharedNames {
+    fn shared(&mut self, name: String) -> std::sync::Arc<str> {
+        self.0
+            .entry(name)
+            .or_insert_with_key(|k| k.as_str().into())
+            .clone()
+    }
 }

@@ -99,6 +99,7 @@ pub fn parse<R: BufRead>(
     sink: &mut dyn FnMut(BankEntry),
 ) -> Result<Summary, Rejected> {
     let mut problems = Problems::new(file);
+    let shared_file: std::sync::Arc<str> = file.into();
     let mut reader = Reader::from_reader(Lines { inner: r, line: 1 });
     reader.config_mut().trim_text(true);
     let mut buf = Vec::new();
@@ -247,7 +248,7 @@ pub fn parse<R: BufRead>(
                     }
                     "Ntry" => {
                         if let (Some(n), Some(s)) = (ntry.take(), stmt.as_mut()) {
-                            match entry(n, s, file) {
+                            match entry(n, s, &shared_file) {
                                 Ok(Some(e)) => {
                                     s.booked += 1;
                                     s.sum = s.sum.saturating_add(match e.direction {
@@ -341,7 +342,11 @@ fn date_of(s: &str) -> Option<time::Date> {
     super::super::config::parse_date(s.get(0..10)?)
 }
 
-fn entry(n: Ntry, s: &Stmt, file: &str) -> Result<Option<BankEntry>, (u64, String)> {
+fn entry(
+    n: Ntry,
+    s: &Stmt,
+    file: &std::sync::Arc<str>,
+) -> Result<Option<BankEntry>, (u64, String)> {
     let fail = |why: String| Err((n.start, why));
     if !n.status.is_empty() && n.status != "BOOK" {
         // Pending or informational entries are not money on the account yet.
@@ -369,7 +374,7 @@ fn entry(n: Ntry, s: &Stmt, file: &str) -> Result<Option<BankEntry>, (u64, Strin
     };
     Ok(Some(BankEntry {
         origin: Origin {
-            file: file.to_owned(),
+            file: file.clone(),
             line: n.ordinal,
         },
         statement_id: s.id.clone(),

@@ -174,6 +174,7 @@ pub fn parse<R: BufRead>(
     sink: &mut dyn FnMut(GatewayRow),
 ) -> Result<Summary, Rejected> {
     let mut problems = Problems::new(file);
+    let shared_file: std::sync::Arc<str> = file.into();
     let mut sep_chars = layout.separator.chars();
     let sep = match (sep_chars.next(), sep_chars.next()) {
         (Some(c), None) => c,
@@ -253,7 +254,7 @@ pub fn parse<R: BufRead>(
             }
             continue;
         }
-        match row(gateway, layout, &cols, &fields, file, start) {
+        match row(gateway, layout, &cols, &fields, &shared_file, start) {
             Ok(row) => {
                 let signed = if row.kind == TxnKind::Refund {
                     -row.amount
@@ -306,7 +307,7 @@ fn row(
     l: &CsvLayout,
     c: &Cols,
     f: &[String],
-    file: &str,
+    file: &std::sync::Arc<str>,
     line: u64,
 ) -> Result<GatewayRow, String> {
     let ty = f[c.kind].trim();
@@ -359,7 +360,7 @@ fn row(
     Ok(GatewayRow {
         gateway: gateway.to_owned(),
         origin: Origin {
-            file: file.to_owned(),
+            file: file.clone(),
             line,
         },
         kind,

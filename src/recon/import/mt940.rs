@@ -57,7 +57,7 @@ fn balance(v: &str) -> Result<(i64, bool), String> {
 }
 
 /// One `:61:` line.
-fn entry(v: &str, st: &Stmt, file: &str, line: u64) -> Result<BankEntry, String> {
+fn entry(v: &str, st: &Stmt, file: &std::sync::Arc<str>, line: u64) -> Result<BankEntry, String> {
     let bad = |why: &str| format!("statement line {v:?}: {why}");
     let b = v.as_bytes();
     let value_date = v
@@ -106,7 +106,7 @@ fn entry(v: &str, st: &Stmt, file: &str, line: u64) -> Result<BankEntry, String>
     };
     Ok(BankEntry {
         origin: Origin {
-            file: file.to_owned(),
+            file: file.clone(),
             line,
         },
         statement_id: format!("{}/{}", st.account, st.number),
@@ -130,6 +130,7 @@ pub fn parse<R: BufRead>(
     sink: &mut dyn FnMut(BankEntry),
 ) -> Result<Summary, Rejected> {
     let mut problems = Problems::new(file);
+    let shared_file: std::sync::Arc<str> = file.into();
     let mut buf = Vec::new();
     let mut line_no = 0u64;
     let mut cur: Option<Stmt> = None;
@@ -258,7 +259,7 @@ pub fn parse<R: BufRead>(
                 }
                 Err(e) => problems.add(line_no, e),
             },
-            "61" => match entry(value, st, file, line_no) {
+            "61" => match entry(value, st, &shared_file, line_no) {
                 Ok(e) => {
                     st.sum = st.sum.saturating_add(match e.direction {
                         Direction::Credit => e.amount,

@@ -62,20 +62,51 @@ pub fn memo(prefix: &str, attempt_ref: &str) -> Result<String, String> {
 /// Our reference in a memo as the bank reports it: the letters and digits right after the first
 /// occurrence of `prefix` (case-insensitive; banks may upper-case memos and add text around it).
 pub fn reference_in_memo(prefix: &str, memo: &str) -> Option<String> {
-    let upper = memo.to_ascii_uppercase();
-    let p = prefix.to_ascii_uppercase();
+    reference_span_in_memo(prefix, memo).map(str::to_owned)
+}
+
+/// [`reference_in_memo`] without allocating: the reference as a slice of `memo`. The prefix is
+/// matched ignoring ASCII case (bank apps upper-case memos); the reference keeps the memo's case.
+pub fn reference_span_in_memo<'m>(prefix: &str, memo: &'m str) -> Option<&'m str> {
+    let (hay, p) = (memo.as_bytes(), prefix.as_bytes());
+    if p.is_empty() || hay.len() < p.len() {
+        return None;
+    }
     let mut from = 0;
-    while let Some(i) = upper[from..].find(&p) {
+    while let Some(i) = find_ignore_ascii_case(&hay[from..], p) {
         let start = from + i + p.len();
-        let r: String = memo[start..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
+        let len = hay[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
             .take(32)
-            .collect();
-        if !r.is_empty() {
-            return Some(r);
+            .count();
+        if len > 0 {
+            // ASCII alphanumerics only: `start` and `start + len` are char boundaries.
+            return memo.get(start..start + len);
         }
         from = start;
+    }
+    None
+}
+
+/// The first position of `needle` in `hay`, ignoring ASCII case.
+pub fn find_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    let (first_lo, first_up) = (
+        needle[0].to_ascii_lowercase(),
+        needle[0].to_ascii_uppercase(),
+    );
+    let last = hay.len().checked_sub(needle.len())?;
+    let mut i = 0;
+    while i <= last {
+        let j = memchr::memchr2(first_lo, first_up, &hay[i..=last])?;
+        let at = i + j;
+        if hay[at..at + needle.len()].eq_ignore_ascii_case(needle) {
+            return Some(at);
+        }
+        i = at + 1;
     }
     None
 }
@@ -321,6 +352,22 @@ mod tests {
             Some("X9".into())
         );
         assert_eq!(reference_in_memo("ANTIN", "chuyen tien"), None);
+    }
+
+    #[test]
+    fn memo_search_ignores_ascii_case_and_keeps_char_boundaries() {
+        // Vietnamese text before and after: multi-byte letters never split.
+        let m = "Nộp lệ phí antinQ12 hồ sơ ANTIN";
+        assert_eq!(reference_span_in_memo("ANTIN", m), Some("Q12"));
+        assert_eq!(reference_span_in_memo("ANTIN", "ANTIN"), None);
+        assert_eq!(reference_span_in_memo("ANTIN", "ANTI"), None);
+        assert_eq!(reference_span_in_memo("", "ANTINX"), None);
+        assert_eq!(find_ignore_ascii_case(b"xxVnPaY tt", b"VNPAY"), Some(2));
+        assert_eq!(find_ignore_ascii_case(b"vnpa", b"VNPAY"), None);
+        assert_eq!(
+            find_ignore_ascii_case("Lệ phí VNPAY".as_bytes(), b"vnpay"),
+            Some("Lệ phí ".len())
+        );
     }
 
     #[test]
