@@ -2,16 +2,21 @@
 //! Exit codes: 0 everything matched (or no open discrepancy), 1 open discrepancies remain,
 //! >= 64 bad input (65 a rejected file, 66 unreadable, 64 usage).
 
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 use time::{Date, OffsetDateTime};
 
-use super::{CliError, EXIT_CONFIG, EXIT_DATA, EXIT_NOINPUT, EXIT_UNAVAILABLE, EXIT_USAGE};
+use super::{
+    CliError, EXIT_CANTCREAT, EXIT_CONFIG, EXIT_DATA, EXIT_NOINPUT, EXIT_SOFTWARE,
+    EXIT_UNAVAILABLE, EXIT_USAGE,
+};
 use crate::config::Config;
 use crate::i18n::Lang;
+use crate::recon::report::{self, class_label, ReportData};
 use crate::recon::service::{self, ReconError};
-use crate::store::recon::{Imported, StoredDiscrepancy};
+use crate::store::recon::Imported;
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -30,6 +35,10 @@ pub enum ReconCommand {
         date: String,
         #[arg(long, value_enum, default_value = "table")]
         format: ReportFormat,
+        /// Where to write it; `-` is standard output. Default: the terminal for table, csv and
+        /// json, `doi-soat-YYYY-MM-DD.xlsx` in the current directory for xlsx.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Discrepancies of each day's latest run.
     Discrepancies {
@@ -38,7 +47,7 @@ pub enum ReconCommand {
         #[arg(long)]
         date: Option<String>,
         #[arg(long, value_enum, default_value = "table")]
-        format: ReportFormat,
+        format: ListFormat,
     },
     /// Resolve a discrepancy with a reason (posts a correcting ledger entry when money is involved).
     Resolve {
@@ -61,6 +70,25 @@ pub struct RunArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum ReportFormat {
+    Table,
+    Csv,
+    Json,
+    Xlsx,
+}
+
+impl From<ReportFormat> for report::ReportFormat {
+    fn from(f: ReportFormat) -> Self {
+        match f {
+            ReportFormat::Table => report::ReportFormat::Table,
+            ReportFormat::Csv => report::ReportFormat::Csv,
+            ReportFormat::Json => report::ReportFormat::Json,
+            ReportFormat::Xlsx => report::ReportFormat::Xlsx,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ListFormat {
     Table,
     Csv,
     Json,
@@ -147,9 +175,9 @@ async fn exec(
             let open = open.iter().filter(|d| d.resolution.is_none()).count();
             Ok(u8::from(open > 0))
         }
-        ReconCommand::Report { date, format } => {
+        ReconCommand::Report { date, format, out } => {
             let date = date_arg("--date", &date)?;
-            let Some((run_id, outcome)) = store.recon_latest_run(date).await? else {
+            let Some(run) = store.recon_latest_run(date).await? else {
                 return Err(CliError::new(
                     EXIT_DATA,
                     lang.pick(
@@ -158,17 +186,20 @@ async fn exec(
                     ),
                 ));
             };
-            let ds = store.recon_discrepancies(Some(date)).await?;
-            let open = ds.iter().filter(|d| d.resolution.is_none()).count();
-            match format {
-                ReportFormat::Json => {
-                    let v = serde_json::json!({"run_id": run_id, "outcome": outcome, "discrepancies": ds});
-                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-                }
-                ReportFormat::Csv => print!("{}", discrepancies_csv(&ds, lang)),
-                ReportFormat::Table => print!("{}", report_table(&outcome, &ds, lang)),
-            }
-            Ok(u8::from(open > 0))
+            let discrepancies = store.recon_discrepancies(Some(date)).await?;
+            let data = ReportData {
+                date,
+                run_id: run.id,
+                run_at: run.created_at,
+                agency: run.agency,
+                outcome: run.outcome,
+                discrepancies,
+            };
+            let format = report::ReportFormat::from(format);
+            let bytes = report::render(format, &data, lang)
+                .map_err(|e| CliError::new(EXIT_SOFTWARE, e.to_string()))?;
+            write_report(format, date, out.as_deref(), &bytes, lang)?;
+            Ok(u8::from(data.open_discrepancies() > 0))
         }
         ReconCommand::Discrepancies { open, date, format } => {
             let date = date.map(|d| date_arg("--date", &d)).transpose()?;
@@ -177,11 +208,11 @@ async fn exec(
                 ds.retain(|d| d.resolution.is_none());
             }
             match format {
-                ReportFormat::Json => {
+                ListFormat::Json => {
                     println!("{}", serde_json::to_string_pretty(&ds).unwrap_or_default())
                 }
-                ReportFormat::Csv => print!("{}", discrepancies_csv(&ds, lang)),
-                ReportFormat::Table => print!("{}", discrepancy_table(&ds, lang)),
+                ListFormat::Csv => print!("{}", report::discrepancies_csv(&ds, lang)),
+                ListFormat::Table => print!("{}", report::discrepancy_table(&ds, lang)),
             }
             Ok(u8::from(ds.iter().any(|d| d.resolution.is_none())))
         }
@@ -191,7 +222,7 @@ async fn exec(
             println!(
                 "{} {id} ({}){}",
                 lang.pick("Đã xử lý chênh lệch", "Resolved discrepancy"),
-                label(d.discrepancy.class, lang),
+                class_label(d.discrepancy.class, lang),
                 match posted {
                     Some(p) => format!(
                         "; {} {p}",
@@ -205,222 +236,44 @@ async fn exec(
     }
 }
 
-fn label(c: crate::recon::Class, lang: Lang) -> &'static str {
-    lang.pick(c.label_vi(), c.label_en())
-}
-
-/// 1234567 -> `1.234.567` (Vietnamese) or `1,234,567` (English).
-pub fn money(v: i64, lang: Lang) -> String {
-    let sep = lang.pick(".", ",");
-    let digits = v.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push_str(sep);
+/// Writes a report: text formats to the terminal unless `--out` says otherwise, binary formats to
+/// `--out` (default `doi-soat-YYYY-MM-DD.<ext>` here), never binary to a terminal.
+fn write_report(
+    format: report::ReportFormat,
+    date: Date,
+    out: Option<&Path>,
+    bytes: &[u8],
+    lang: Lang,
+) -> Result<(), CliError> {
+    let default_name;
+    let path = match out {
+        Some(p) => p,
+        None if format.is_binary() => {
+            default_name = PathBuf::from(report::default_file_name(date, format));
+            &default_name
         }
-        out.push(c);
-    }
-    if v < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
-}
-
-fn table(head: &[&str], rows: &[Vec<String>]) -> String {
-    let mut w: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            w[i] = w[i].max(c.chars().count());
-        }
-    }
-    let line = |cells: Vec<String>| {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            let pad = w[i] - c.chars().count();
-            s.push_str(c);
-            s.push_str(&" ".repeat(pad + 2));
-        }
-        s.trim_end().to_owned() + "\n"
+        None => Path::new("-"),
     };
-    let mut out = line(head.iter().map(|h| (*h).to_owned()).collect());
-    out.push_str(&line(w.iter().map(|n| "-".repeat(*n)).collect()));
-    for r in rows {
-        out.push_str(&line(r.clone()));
+    if path == Path::new("-") {
+        let mut stdout = std::io::stdout().lock();
+        if format.is_binary() && stdout.is_terminal() {
+            return Err(CliError::new(
+                EXIT_USAGE,
+                lang.pick(
+                    "không ghi tệp nhị phân ra màn hình: dùng --out TỆP (hoặc chuyển hướng --out -)",
+                    "refusing to write a binary file to a terminal: use --out FILE (or redirect --out -)",
+                ),
+            ));
+        }
+        return stdout
+            .write_all(bytes)
+            .and_then(|()| stdout.flush())
+            .map_err(|e| CliError::new(EXIT_CANTCREAT, format!("stdout: {e}")));
     }
-    out
-}
-
-fn report_table(o: &crate::recon::Outcome, ds: &[StoredDiscrepancy], lang: Lang) -> String {
-    let mut out = format!(
-        "{} {}\n\n",
-        lang.pick("BÁO CÁO ĐỐI SOÁT NGÀY", "DAILY RECONCILIATION REPORT"),
-        o.date
-    );
-    out.push_str(lang.pick(
-        "Tổng hợp theo đơn vị, cổng thanh toán, mã phí\n",
-        "Summary by agency, gateway, fee code\n",
-    ));
-    let rows: Vec<Vec<String>> = o
-        .summary
-        .iter()
-        .map(|s| {
-            vec![
-                s.agency.clone(),
-                s.gateway.clone(),
-                s.fee_code.clone(),
-                s.payments.to_string(),
-                s.refunds.to_string(),
-                money(s.gross, lang),
-                money(s.fees, lang),
-                money(s.net, lang),
-            ]
-        })
-        .collect();
-    out.push_str(&table(
-        &if lang == Lang::En {
-            [
-                "Agency",
-                "Gateway",
-                "Fee code",
-                "Payments",
-                "Refunds",
-                "Gross (VND)",
-                "Fees (VND)",
-                "Net (VND)",
-            ]
-        } else {
-            [
-                "Đơn vị",
-                "Cổng",
-                "Mã phí",
-                "Số GD thu",
-                "Số GD hoàn",
-                "Tổng thu (đồng)",
-                "Phí (đồng)",
-                "Thực nhận (đồng)",
-            ]
-        },
-        &rows,
-    ));
-    out.push('\n');
-    out.push_str(lang.pick(
-        "Quyết toán của cổng và tiền về ngân hàng\n",
-        "Gateway settlements and the bank\n",
-    ));
-    let rows: Vec<Vec<String>> = o
-        .settlements
-        .iter()
-        .map(|s| {
-            vec![
-                s.gateway.clone(),
-                money(s.gross, lang),
-                money(s.fees, lang),
-                money(s.net, lang),
-                money(s.received, lang),
-            ]
-        })
-        .collect();
-    out.push_str(&table(
-        &if lang == Lang::En {
-            ["Gateway", "Gross", "Fees", "Net", "At the bank"]
-        } else {
-            ["Cổng", "Tổng", "Phí", "Ròng", "Ngân hàng đã nhận"]
-        },
-        &rows,
-    ));
-    out.push('\n');
-    out.push_str(&format!(
-        "{}: {}   {}: {}\n\n",
-        lang.pick("Số giao dịch khớp", "Matched"),
-        o.matches.len(),
-        lang.pick("Đang chờ trong hạn", "Awaiting within SLA"),
-        o.awaiting.len()
-    ));
-    out.push_str(lang.pick("Chênh lệch\n", "Discrepancies\n"));
-    out.push_str(&discrepancy_table(ds, lang));
-    out
-}
-
-fn discrepancy_table(ds: &[StoredDiscrepancy], lang: Lang) -> String {
-    let rows: Vec<Vec<String>> = ds
-        .iter()
-        .map(|d| {
-            let x = &d.discrepancy;
-            vec![
-                d.id.clone(),
-                d.run_date.clone(),
-                label(x.class, lang).to_owned(),
-                x.gateway.clone(),
-                x.expected.map(|v| money(v, lang)).unwrap_or_default(),
-                x.actual.map(|v| money(v, lang)).unwrap_or_default(),
-                match &d.resolution {
-                    Some(r) => format!("{} ({})", lang.pick("đã xử lý", "resolved"), r.reason),
-                    None => lang.pick("chưa xử lý", "open").to_owned(),
-                },
-                x.detail.clone(),
-            ]
-        })
-        .collect();
-    table(
-        &if lang == Lang::En {
-            [
-                "Id", "Day", "Class", "Gateway", "Expected", "Actual", "Status", "Detail",
-            ]
-        } else {
-            [
-                "Mã",
-                "Ngày",
-                "Loại chênh lệch",
-                "Cổng",
-                "Theo antin",
-                "Theo đối tác",
-                "Trạng thái",
-                "Chi tiết",
-            ]
-        },
-        &rows,
-    )
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
+    std::fs::write(path, bytes)
+        .map_err(|e| CliError::new(EXIT_CANTCREAT, format!("{}: {e}", path.display())))?;
+    if format.is_binary() {
+        eprintln!("{} {}", lang.pick("Đã ghi", "Wrote"), path.display());
     }
-}
-
-fn discrepancies_csv(ds: &[StoredDiscrepancy], lang: Lang) -> String {
-    let mut out = String::from(
-        "\u{feff}id,date,class,label,gateway,key,expected,actual,resolved,reason,detail\r\n",
-    );
-    for d in ds {
-        let x = &d.discrepancy;
-        let cells = [
-            d.id.clone(),
-            d.run_date.clone(),
-            x.class.as_str().to_owned(),
-            label(x.class, lang).to_owned(),
-            x.gateway.clone(),
-            x.key.clone(),
-            x.expected.map(|v| v.to_string()).unwrap_or_default(),
-            x.actual.map(|v| v.to_string()).unwrap_or_default(),
-            d.resolution.is_some().to_string(),
-            d.resolution
-                .as_ref()
-                .map(|r| r.reason.clone())
-                .unwrap_or_default(),
-            x.detail.clone(),
-        ];
-        out.push_str(
-            &cells
-                .iter()
-                .map(|c| csv_field(c))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push_str("\r\n");
-    }
-    out
+    Ok(())
 }
