@@ -1,5 +1,6 @@
 //! The reconciliation report's files, read back: the xlsx workbook with calamine (sheet names,
-//! headers, numbers, dates, row counts).
+//! headers, numbers, dates, row counts); the PDF parsed by antin's own parser and signed through
+//! the signing engine with the default (development) profile, then verified.
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
@@ -12,6 +13,7 @@ use antin::recon::*;
 use antin::store::recon::{Resolution, StoredDiscrepancy};
 use calamine::{Data, Reader, Xlsx};
 use time::macros::{date, datetime};
+use unicode_normalization::UnicodeNormalization as _;
 
 const ACCT: &str = "113366668888";
 
@@ -231,4 +233,152 @@ fn json_and_table_carry_the_run() {
     );
     let gross = antin::recon::report::money(data.outcome.summary[0].gross, Lang::Vi);
     assert!(gross.contains('.') && table.contains(&gross), "{table}");
+}
+
+fn pdf(data: &ReportData, lang: Lang) -> Vec<u8> {
+    render(ReportFormat::Pdf, data, lang).unwrap()
+}
+
+/// The day with `n` extra discrepancies, enough to need several pages.
+fn long_day(n: usize) -> ReportData {
+    let mut data = day();
+    let first = data.discrepancies[1].clone();
+    for i in 0..n {
+        let mut d = first.clone();
+        d.id = format!("X{i}");
+        data.discrepancies.push(d);
+    }
+    data
+}
+
+#[test]
+fn the_pdf_parses_and_has_a_page_per_screenful() {
+    let bytes = pdf(&day(), Lang::Vi);
+    let doc = antin::pdf::parse(&bytes, &antin::pdf::Limits::default()).unwrap();
+    assert_eq!(doc.revisions().len(), 1);
+    assert!(doc.signatures().unwrap().is_empty());
+    doc.catalog(0).unwrap();
+    // Short: one page; long: several, each numbered.
+    let pages = |b: &[u8]| String::from_utf8_lossy(b).matches("/Type /Page ").count();
+    assert_eq!(pages(&bytes), 1);
+    let long = pdf(&long_day(120), Lang::Vi);
+    assert!(pages(&long) >= 3, "{}", pages(&long));
+    antin::pdf::parse(&long, &antin::pdf::Limits::default()).unwrap();
+}
+
+#[test]
+fn the_pdf_signed_with_the_service_profile_verifies() {
+    use antin::sign::service::{self, SignOptions, Signer};
+    let dir = tempfile::tempdir().unwrap();
+    let env = vec![
+        (
+            "ANTIN_TRUST__ANCHOR_DIR".to_owned(),
+            dir.path().join("anchors").display().to_string(),
+        ),
+        (
+            "ANTIN_TRUST__INTERMEDIATE_DIR".to_owned(),
+            dir.path().join("intermediates").display().to_string(),
+        ),
+    ];
+    let config = antin::config::Config::load_from(None, env).unwrap();
+    let signer = Signer::from_config(&config.sign, &config.server.public_url).unwrap();
+    let profile = signer.profile(None).unwrap();
+    let context = antin::verify::engine::Context::from_config(&config, &[]).unwrap();
+    let input = pdf(&long_day(60), Lang::Vi);
+    let now = time::OffsetDateTime::now_utc();
+    let opts = SignOptions {
+        placement: Some(antin::sign::pdf::Placement::Invisible),
+        document_id: Some(service::new_document_id()),
+        ..SignOptions::default()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let signed = rt
+        .block_on(service::sign(profile, &input, &opts, now))
+        .unwrap();
+    assert!(
+        signed.bytes.starts_with(&input),
+        "not an incremental update"
+    );
+    // TOTAL_PASSED at the profile's level, or an error.
+    let report = service::self_check(&context, profile, &signed, now).unwrap();
+    let sigs: Vec<_> = report
+        .signatures
+        .iter()
+        .filter(|s| s.kind == antin::verify::report::SignatureKind::Signature)
+        .collect();
+    assert_eq!(sigs.len(), 1, "{report:?}");
+    let doc = antin::pdf::parse(&signed.bytes, &antin::pdf::Limits::default()).unwrap();
+    // B-LTA: our signature and the document timestamp over it, nothing else.
+    assert_eq!(doc.signatures().unwrap().len(), report.signatures.len());
+}
+
+fn tool(name: &str) -> bool {
+    std::process::Command::new(name)
+        .arg("--version")
+        .output()
+        .is_ok()
+}
+
+#[test]
+#[ignore = "needs qpdf and pdftotext (poppler-utils) (full suite)"]
+fn the_pdf_passes_qpdf_and_its_text_extracts_with_diacritics() {
+    assert!(
+        tool("qpdf") && tool("pdftotext"),
+        "qpdf and pdftotext are required"
+    );
+    let data = long_day(80);
+    let dir = tempfile::tempdir().unwrap();
+    for lang in [Lang::Vi, Lang::En] {
+        let file = dir.path().join("r.pdf");
+        if let Ok(keep) = std::env::var("ANTIN_KEEP_REPORT") {
+            std::fs::write(format!("{keep}-{lang:?}.pdf"), pdf(&data, lang)).unwrap();
+        }
+        std::fs::write(&file, pdf(&data, lang)).unwrap();
+        let out = std::process::Command::new("qpdf")
+            .arg("--check")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = std::process::Command::new("pdftotext")
+            .args(["-enc", "UTF-8"])
+            .arg(&file)
+            .arg("-")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text: String = String::from_utf8(out.stdout).unwrap().nfc().collect();
+        let pages = text.matches('\u{c}').count();
+        assert!(pages >= 3, "{pages} pages");
+        let want: Vec<String> = match lang {
+            Lang::Vi => vec![
+                "BÁO CÁO ĐỐI SOÁT GIAO DỊCH THU PHÍ, LỆ PHÍ".into(),
+                "Ngày 20/11/2026".into(),
+                "I. TỔNG HỢP THEO ĐƠN VỊ, NHÀ CUNG CẤP DỊCH VỤ THANH TOÁN VÀ LOẠI PHÍ".into(),
+                "III. CHI TIẾT CHÊNH LỆCH".into(),
+                "Sở Tư pháp tỉnh Thử Nghiệm".into(),
+                "tra soát với VNPAY số 123".into(),
+                Class::AmountMismatch.label_vi().into(),
+                antin::recon::report::money(data.outcome.summary[0].gross, lang),
+                format!("Trang 1/{pages}"),
+                format!("Trang {pages}/{pages}"),
+            ],
+            Lang::En => vec![
+                "RECONCILIATION REPORT OF FEE AND CHARGE PAYMENTS".into(),
+                antin::recon::report::money(data.outcome.summary[0].gross, lang),
+                format!("Page 2/{pages}"),
+            ],
+        };
+        for w in want {
+            assert!(text.contains(&w), "{w:?} not in:\n{text}");
+        }
+    }
 }

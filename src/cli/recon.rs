@@ -36,7 +36,8 @@ pub enum ReconCommand {
         #[arg(long, value_enum, default_value = "table")]
         format: ReportFormat,
         /// Where to write it; `-` is standard output. Default: the terminal for table, csv and
-        /// json, `doi-soat-YYYY-MM-DD.xlsx` in the current directory for xlsx.
+        /// json, `doi-soat-YYYY-MM-DD.xlsx|pdf` in the current directory for xlsx and pdf (the PDF
+        /// signed with the default signing profile when one is configured).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -74,6 +75,7 @@ pub enum ReportFormat {
     Csv,
     Json,
     Xlsx,
+    Pdf,
 }
 
 impl From<ReportFormat> for report::ReportFormat {
@@ -83,6 +85,7 @@ impl From<ReportFormat> for report::ReportFormat {
             ReportFormat::Csv => report::ReportFormat::Csv,
             ReportFormat::Json => report::ReportFormat::Json,
             ReportFormat::Xlsx => report::ReportFormat::Xlsx,
+            ReportFormat::Pdf => report::ReportFormat::Pdf,
         }
     }
 }
@@ -196,8 +199,11 @@ async fn exec(
                 discrepancies,
             };
             let format = report::ReportFormat::from(format);
-            let bytes = report::render(format, &data, lang)
+            let mut bytes = report::render(format, &data, lang)
                 .map_err(|e| CliError::new(EXIT_SOFTWARE, e.to_string()))?;
+            if format == report::ReportFormat::Pdf {
+                bytes = sign_report(config, store, bytes, date, lang, now).await?;
+            }
             write_report(format, date, out.as_deref(), &bytes, lang)?;
             Ok(u8::from(data.open_discrepancies() > 0))
         }
@@ -276,4 +282,72 @@ fn write_report(
         eprintln!("{} {}", lang.pick("Đã ghi", "Wrote"), path.display());
     }
     Ok(())
+}
+
+/// Signs the PDF report with the default signing profile (sign.default_profile) and records it as
+/// an issued document, as `antin sign` does; unsigned, said on stderr, when no profile is set up.
+async fn sign_report(
+    config: &Config,
+    store: &Store,
+    pdf: Vec<u8>,
+    date: Date,
+    lang: Lang,
+    now: OffsetDateTime,
+) -> Result<Vec<u8>, CliError> {
+    use crate::sign::service::{self as sign, SignOptions, Signer};
+    if !config
+        .sign
+        .profiles
+        .contains_key(&config.sign.default_profile)
+    {
+        eprintln!(
+            "{} {:?}: {}",
+            lang.pick("Chưa cấu hình hồ sơ ký", "No signing profile"),
+            config.sign.default_profile,
+            lang.pick(
+                "báo cáo PDF không được ký số",
+                "the PDF report is NOT signed"
+            )
+        );
+        return Ok(pdf);
+    }
+    let signer = Signer::from_config(&config.sign, &config.server.public_url)
+        .map_err(super::sign::sign_error)?;
+    let profile = signer.profile(None).map_err(super::sign::sign_error)?;
+    let id = sign::new_document_id();
+    let opts = SignOptions {
+        placement: Some(crate::sign::pdf::Placement::Invisible),
+        document_id: Some(id.clone()),
+        reason: Some(format!(
+            "{} {}",
+            lang.pick("Báo cáo đối soát ngày", "Reconciliation report of"),
+            report::date_dmy(date)
+        )),
+        ..SignOptions::default()
+    };
+    let signed = sign::sign(profile, &pdf, &opts, now)
+        .await
+        .map_err(super::sign::sign_error)?;
+    let context = crate::verify::engine::Context::from_config(config, &[])
+        .map_err(|e| CliError::new(EXIT_CONFIG, e.to_string()))?;
+    sign::self_check(&context, profile, &signed, now).map_err(super::sign::sign_error)?;
+    let (record, entry) = sign::issued(
+        &id,
+        profile,
+        &pdf,
+        &signed,
+        &crate::audit::record::cli_actor(),
+        None,
+        &sign::Published::default(),
+        now,
+    );
+    store.insert_signed_document(&record, &[entry]).await?;
+    eprintln!(
+        "{} {} ({} {id}, {})",
+        lang.pick("Đã ký số bằng hồ sơ", "Signed with profile"),
+        profile.name,
+        lang.pick("mã tài liệu", "document id"),
+        signed.level.as_str()
+    );
+    Ok(signed.bytes)
 }

@@ -6,6 +6,7 @@
 //! It never reads the clock, files, the database or the network, and it never parses untrusted
 //! bytes. Signing the PDF is the caller's business (the signing engine, at the edge).
 
+mod pdf;
 mod text;
 pub mod xlsx;
 
@@ -26,12 +27,13 @@ pub enum ReportFormat {
     Csv,
     Json,
     Xlsx,
+    Pdf,
 }
 
 impl ReportFormat {
     /// Binary formats are never written to a terminal.
     pub fn is_binary(self) -> bool {
-        matches!(self, ReportFormat::Xlsx)
+        matches!(self, ReportFormat::Xlsx | ReportFormat::Pdf)
     }
 
     pub fn extension(self) -> &'static str {
@@ -40,6 +42,7 @@ impl ReportFormat {
             ReportFormat::Csv => "csv",
             ReportFormat::Json => "json",
             ReportFormat::Xlsx => "xlsx",
+            ReportFormat::Pdf => "pdf",
         }
     }
 }
@@ -74,6 +77,8 @@ pub enum ReportError {
     AmountTooLarge(i64),
     #[error("workbook: {0}")]
     Xlsx(String),
+    #[error("pdf: {0}")]
+    Pdf(String),
     #[error("json: {0}")]
     Json(String),
 }
@@ -90,6 +95,7 @@ pub fn render(format: ReportFormat, data: &ReportData, lang: Lang) -> Result<Vec
             Ok(v)
         }
         ReportFormat::Xlsx => xlsx::workbook(data, lang),
+        ReportFormat::Pdf => pdf::document(data, lang),
     }
 }
 
