@@ -137,8 +137,11 @@ async fn exec(
     let now = OffsetDateTime::now_utc();
     match cmd {
         ReconCommand::Import { file, source } => {
-            let (imported, sha) =
-                service::import_file(store, cfg, &file, &source, &actor, now).await?;
+            let progress = std::io::stderr().is_terminal().then(|| progress_bar(lang));
+            let (imported, sha) = service::import_file_with_progress(
+                store, cfg, &file, &source, &actor, now, progress,
+            )
+            .await?;
             match imported {
                 Imported::New(n) => println!(
                     "{} {n} {} ({}) sha256={sha}",
@@ -350,4 +353,89 @@ async fn sign_report(
         signed.level.as_str()
     );
     Ok(signed.bytes)
+}
+
+/// Redraws of the import's progress bar at most this often.
+const REDRAW: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The progress bar of `antin recon import` on a terminal's stderr: bytes read of the total, rows,
+/// rows per second; redrawn at most ten times a second, ended with a newline.
+fn progress_bar(lang: Lang) -> service::ProgressFn {
+    let start = std::time::Instant::now();
+    let last = std::sync::Mutex::new(None::<std::time::Instant>);
+    std::sync::Arc::new(move |p: service::ImportProgress| {
+        let now = std::time::Instant::now();
+        let Ok(mut last) = last.lock() else { return };
+        if !p.done && last.is_some_and(|t| now.duration_since(t) < REDRAW) {
+            return;
+        }
+        *last = Some(now);
+        let line = progress_line(p, now.duration_since(start), lang);
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r{line}\x1b[K{}", if p.done { "\n" } else { "" });
+        let _ = err.flush();
+    })
+}
+
+fn progress_line(p: service::ImportProgress, elapsed: std::time::Duration, lang: Lang) -> String {
+    const WIDTH: u64 = 30;
+    let filled = (p.bytes.min(p.total) * WIDTH)
+        .checked_div(p.total)
+        .unwrap_or(0) as usize;
+    // MB for files of a megabyte or more, else kB.
+    let (unit, div) = if p.total >= 1_048_576 {
+        ("MB", 1_048_576.0)
+    } else {
+        ("kB", 1_024.0)
+    };
+    let size = |b: u64| b as f64 / div;
+    let secs = elapsed.as_secs_f64();
+    let rate = if secs > 0.0 {
+        p.rows as f64 / secs
+    } else {
+        0.0
+    };
+    format!(
+        "[{}{}] {:.1}/{:.1} {unit}  {} {}  {} {}/s",
+        "#".repeat(filled),
+        " ".repeat(WIDTH as usize - filled),
+        size(p.bytes),
+        size(p.total),
+        report::money(p.rows as i64, lang),
+        lang.pick("dòng", "rows"),
+        report::money(rate as i64, lang),
+        lang.pick("dòng", "rows"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_line_shows_bytes_rows_and_rate() {
+        let p = service::ImportProgress {
+            bytes: 5 * 1_048_576,
+            total: 10 * 1_048_576,
+            rows: 20_000,
+            done: false,
+        };
+        let line = progress_line(p, std::time::Duration::from_secs(2), Lang::En);
+        assert_eq!(
+            line,
+            format!(
+                "[{}{}] 5.0/10.0 MB  20,000 rows  10,000 rows/s",
+                "#".repeat(15),
+                " ".repeat(15)
+            )
+        );
+        let empty = service::ImportProgress {
+            bytes: 0,
+            total: 0,
+            rows: 0,
+            done: true,
+        };
+        let line = progress_line(empty, std::time::Duration::ZERO, Lang::Vi);
+        assert!(line.ends_with("0.0/0.0 kB  0 dòng  0 dòng/s"), "{line}");
+    }
 }
