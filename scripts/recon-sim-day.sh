@@ -62,5 +62,7 @@ set +e
 AS_OF=$(python3 -c "import datetime; print(datetime.date.fromisoformat('$DAY') + datetime.timedelta(days=7))")
 $ANTIN recon run --date "$DAY" --as-of "$AS_OF"
 $ANTIN recon report --date "$DAY"
+$ANTIN recon report --date "$DAY" --format xlsx --out "$OUT/doi-soat-$DAY.xlsx"
+$ANTIN recon report --date "$DAY" --format pdf --out "$OUT/doi-soat-$DAY.pdf"
 $ANTIN recon report --date "$DAY" --format json > "$OUT/report-$DAY.json"
 echo "exit code of the report: $? (1: open discrepancies remain)"

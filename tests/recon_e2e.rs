@@ -104,6 +104,20 @@ fn a_simulated_day_finds_exactly_the_injected_discrepancies() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("BÁO CÁO ĐỐI SOÁT NGÀY"), "{stdout}");
+    // The workbook and the signed PDF report of the day.
+    let produced = |ext: &str, magic: &[u8]| {
+        let f = std::fs::read_dir(&out_dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .find(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.starts_with("doi-soat-") && n.ends_with(ext)
+            })
+            .unwrap_or_else(|| panic!("no doi-soat-*{ext}"));
+        assert!(std::fs::read(f.path()).unwrap().starts_with(magic), "{ext}");
+    };
+    produced(".xlsx", b"PK");
+    produced(".pdf", b"%PDF");
     let report = std::fs::read_dir(&out_dir)
         .unwrap()
         .filter_map(Result::ok)

@@ -240,6 +240,44 @@ async fn import_run_resolve(db: Db) {
 
 on_both_databases!(import_run_resolve_tests, import_run_resolve);
 
+async fn import_reports_progress(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, config, _) = open(db, dir.path()).await;
+    let now = datetime!(2026-11-24 01:00:00 UTC);
+    for (file, source, rows) in [
+        ("zalopay-2026-11-21.csv", "zalopay", 2),
+        ("statement-2026-11-21.mt940", "bank", 6),
+    ] {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let progress: service::ProgressFn =
+            std::sync::Arc::new(move |p| sink.lock().unwrap().push(p));
+        let (imported, _) = service::import_file_with_progress(
+            &store,
+            &config.recon,
+            &sample(file),
+            source,
+            "cli:test",
+            now,
+            Some(progress),
+        )
+        .await
+        .unwrap();
+        assert_eq!(imported, Imported::New(rows));
+        let seen = seen.lock().unwrap();
+        let last = seen.last().copied().unwrap();
+        let len = std::fs::metadata(sample(file)).unwrap().len();
+        assert!(last.done, "{seen:?}");
+        assert_eq!(
+            (last.bytes, last.total, last.rows),
+            (len, len, rows),
+            "{seen:?}"
+        );
+    }
+}
+
+on_both_databases!(import_reports_progress_tests, import_reports_progress);
+
 fn antin(db: &str, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_antin"))
         .args(args)
@@ -272,6 +310,8 @@ fn recon_cli_end_to_end_with_exit_codes() {
     );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("Đã nhập 2 dòng"), "{out}");
+    // No progress bar when stderr is not a terminal.
+    assert!(err.is_empty(), "{err}");
     let (code, out, _) = antin(
         &db,
         &[
@@ -333,7 +373,7 @@ fn recon_cli_end_to_end_with_exit_codes() {
     assert_eq!(code, 1, "{out}{err}");
     let (code, out, _) = antin(&db, &["recon", "report", "--date", "2026-11-21"]);
     assert_eq!(code, 1);
-    assert!(out.contains("BÁO CÁO ĐỐI SOÁT NGÀY 2026-11-21"), "{out}");
+    assert!(out.contains("BÁO CÁO ĐỐI SOÁT NGÀY 21/11/2026"), "{out}");
     assert!(out.contains("Thiếu trong sổ của antin"), "{out}");
     assert!(out.contains("200.000"), "{out}");
     let (_, out, _) = antin(
@@ -360,6 +400,50 @@ fn recon_cli_end_to_end_with_exit_codes() {
     let ds = v["discrepancies"].as_array().unwrap();
     // Both MoMo rows are unknown to the ledger, and MoMo's payout is not at the bank past its SLA.
     assert_eq!(ds.len(), 3, "{out}");
+    // The workbook and the signed PDF, to --out (stdout is not a terminal here, so `-` works too).
+    let xlsx = dir.path().join("r.xlsx");
+    let args = |fmt: &'static str, out: &Path| {
+        let out = out.display().to_string();
+        antin(
+            &db,
+            &[
+                "recon",
+                "report",
+                "--date",
+                "2026-11-21",
+                "--format",
+                fmt,
+                "--out",
+                &out,
+            ],
+        )
+    };
+    let (code, _, err) = args("xlsx", &xlsx);
+    assert_eq!(code, 1, "{err}");
+    assert!(std::fs::read(&xlsx).unwrap().starts_with(b"PK"));
+    let pdf = dir.path().join("r.pdf");
+    let (code, _, err) = args("pdf", &pdf);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("Đã ký số bằng hồ sơ default"), "{err}");
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF-1.7"));
+    let doc = antin::pdf::parse(&bytes, &antin::pdf::Limits::default()).unwrap();
+    assert!(!doc.signatures().unwrap().is_empty());
+    let (code, out, _) = antin(
+        &db,
+        &[
+            "recon",
+            "report",
+            "--date",
+            "2026-11-21",
+            "--format",
+            "pdf",
+            "--out",
+            "-",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(out.starts_with("%PDF"));
     let (_, csv, _) = antin(
         &db,
         &["recon", "discrepancies", "--open", "--format", "csv"],

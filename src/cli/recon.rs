@@ -2,16 +2,21 @@
 //! Exit codes: 0 everything matched (or no open discrepancy), 1 open discrepancies remain,
 //! >= 64 bad input (65 a rejected file, 66 unreadable, 64 usage).
 
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 use time::{Date, OffsetDateTime};
 
-use super::{CliError, EXIT_CONFIG, EXIT_DATA, EXIT_NOINPUT, EXIT_UNAVAILABLE, EXIT_USAGE};
+use super::{
+    CliError, EXIT_CANTCREAT, EXIT_CONFIG, EXIT_DATA, EXIT_NOINPUT, EXIT_SOFTWARE,
+    EXIT_UNAVAILABLE, EXIT_USAGE,
+};
 use crate::config::Config;
 use crate::i18n::Lang;
+use crate::recon::report::{self, class_label, ReportData};
 use crate::recon::service::{self, ReconError};
-use crate::store::recon::{Imported, StoredDiscrepancy};
+use crate::store::recon::Imported;
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -30,6 +35,11 @@ pub enum ReconCommand {
         date: String,
         #[arg(long, value_enum, default_value = "table")]
         format: ReportFormat,
+        /// Where to write it; `-` is standard output. Default: the terminal for table, csv and
+        /// json, `doi-soat-YYYY-MM-DD.xlsx|pdf` in the current directory for xlsx and pdf (the PDF
+        /// signed with the default signing profile when one is configured).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Discrepancies of each day's latest run.
     Discrepancies {
@@ -38,7 +48,7 @@ pub enum ReconCommand {
         #[arg(long)]
         date: Option<String>,
         #[arg(long, value_enum, default_value = "table")]
-        format: ReportFormat,
+        format: ListFormat,
     },
     /// Resolve a discrepancy with a reason (posts a correcting ledger entry when money is involved).
     Resolve {
@@ -61,6 +71,27 @@ pub struct RunArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum ReportFormat {
+    Table,
+    Csv,
+    Json,
+    Xlsx,
+    Pdf,
+}
+
+impl From<ReportFormat> for report::ReportFormat {
+    fn from(f: ReportFormat) -> Self {
+        match f {
+            ReportFormat::Table => report::ReportFormat::Table,
+            ReportFormat::Csv => report::ReportFormat::Csv,
+            ReportFormat::Json => report::ReportFormat::Json,
+            ReportFormat::Xlsx => report::ReportFormat::Xlsx,
+            ReportFormat::Pdf => report::ReportFormat::Pdf,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ListFormat {
     Table,
     Csv,
     Json,
@@ -106,8 +137,11 @@ async fn exec(
     let now = OffsetDateTime::now_utc();
     match cmd {
         ReconCommand::Import { file, source } => {
-            let (imported, sha) =
-                service::import_file(store, cfg, &file, &source, &actor, now).await?;
+            let progress = std::io::stderr().is_terminal().then(|| progress_bar(lang));
+            let (imported, sha) = service::import_file_with_progress(
+                store, cfg, &file, &source, &actor, now, progress,
+            )
+            .await?;
             match imported {
                 Imported::New(n) => println!(
                     "{} {n} {} ({}) sha256={sha}",
@@ -147,9 +181,9 @@ async fn exec(
             let open = open.iter().filter(|d| d.resolution.is_none()).count();
             Ok(u8::from(open > 0))
         }
-        ReconCommand::Report { date, format } => {
+        ReconCommand::Report { date, format, out } => {
             let date = date_arg("--date", &date)?;
-            let Some((run_id, outcome)) = store.recon_latest_run(date).await? else {
+            let Some(run) = store.recon_latest_run(date).await? else {
                 return Err(CliError::new(
                     EXIT_DATA,
                     lang.pick(
@@ -158,17 +192,23 @@ async fn exec(
                     ),
                 ));
             };
-            let ds = store.recon_discrepancies(Some(date)).await?;
-            let open = ds.iter().filter(|d| d.resolution.is_none()).count();
-            match format {
-                ReportFormat::Json => {
-                    let v = serde_json::json!({"run_id": run_id, "outcome": outcome, "discrepancies": ds});
-                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-                }
-                ReportFormat::Csv => print!("{}", discrepancies_csv(&ds, lang)),
-                ReportFormat::Table => print!("{}", report_table(&outcome, &ds, lang)),
+            let discrepancies = store.recon_discrepancies(Some(date)).await?;
+            let data = ReportData {
+                date,
+                run_id: run.id,
+                run_at: run.created_at,
+                agency: run.agency,
+                outcome: run.outcome,
+                discrepancies,
+            };
+            let format = report::ReportFormat::from(format);
+            let mut bytes = report::render(format, &data, lang)
+                .map_err(|e| CliError::new(EXIT_SOFTWARE, e.to_string()))?;
+            if format == report::ReportFormat::Pdf {
+                bytes = sign_report(config, store, bytes, date, lang, now).await?;
             }
-            Ok(u8::from(open > 0))
+            write_report(format, date, out.as_deref(), &bytes, lang)?;
+            Ok(u8::from(data.open_discrepancies() > 0))
         }
         ReconCommand::Discrepancies { open, date, format } => {
             let date = date.map(|d| date_arg("--date", &d)).transpose()?;
@@ -177,11 +217,11 @@ async fn exec(
                 ds.retain(|d| d.resolution.is_none());
             }
             match format {
-                ReportFormat::Json => {
+                ListFormat::Json => {
                     println!("{}", serde_json::to_string_pretty(&ds).unwrap_or_default())
                 }
-                ReportFormat::Csv => print!("{}", discrepancies_csv(&ds, lang)),
-                ReportFormat::Table => print!("{}", discrepancy_table(&ds, lang)),
+                ListFormat::Csv => print!("{}", report::discrepancies_csv(&ds, lang)),
+                ListFormat::Table => print!("{}", report::discrepancy_table(&ds, lang)),
             }
             Ok(u8::from(ds.iter().any(|d| d.resolution.is_none())))
         }
@@ -191,7 +231,7 @@ async fn exec(
             println!(
                 "{} {id} ({}){}",
                 lang.pick("Đã xử lý chênh lệch", "Resolved discrepancy"),
-                label(d.discrepancy.class, lang),
+                class_label(d.discrepancy.class, lang),
                 match posted {
                     Some(p) => format!(
                         "; {} {p}",
@@ -205,222 +245,197 @@ async fn exec(
     }
 }
 
-fn label(c: crate::recon::Class, lang: Lang) -> &'static str {
-    lang.pick(c.label_vi(), c.label_en())
-}
-
-/// 1234567 -> `1.234.567` (Vietnamese) or `1,234,567` (English).
-pub fn money(v: i64, lang: Lang) -> String {
-    let sep = lang.pick(".", ",");
-    let digits = v.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push_str(sep);
+/// Writes a report: text formats to the terminal unless `--out` says otherwise, binary formats to
+/// `--out` (default `doi-soat-YYYY-MM-DD.<ext>` here), never binary to a terminal.
+fn write_report(
+    format: report::ReportFormat,
+    date: Date,
+    out: Option<&Path>,
+    bytes: &[u8],
+    lang: Lang,
+) -> Result<(), CliError> {
+    let default_name;
+    let path = match out {
+        Some(p) => p,
+        None if format.is_binary() => {
+            default_name = PathBuf::from(report::default_file_name(date, format));
+            &default_name
         }
-        out.push(c);
-    }
-    if v < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
-}
-
-fn table(head: &[&str], rows: &[Vec<String>]) -> String {
-    let mut w: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            w[i] = w[i].max(c.chars().count());
-        }
-    }
-    let line = |cells: Vec<String>| {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            let pad = w[i] - c.chars().count();
-            s.push_str(c);
-            s.push_str(&" ".repeat(pad + 2));
-        }
-        s.trim_end().to_owned() + "\n"
+        None => Path::new("-"),
     };
-    let mut out = line(head.iter().map(|h| (*h).to_owned()).collect());
-    out.push_str(&line(w.iter().map(|n| "-".repeat(*n)).collect()));
-    for r in rows {
-        out.push_str(&line(r.clone()));
+    if path == Path::new("-") {
+        let mut stdout = std::io::stdout().lock();
+        if format.is_binary() && stdout.is_terminal() {
+            return Err(CliError::new(
+                EXIT_USAGE,
+                lang.pick(
+                    "không ghi tệp nhị phân ra màn hình: dùng --out TỆP (hoặc chuyển hướng --out -)",
+                    "refusing to write a binary file to a terminal: use --out FILE (or redirect --out -)",
+                ),
+            ));
+        }
+        return stdout
+            .write_all(bytes)
+            .and_then(|()| stdout.flush())
+            .map_err(|e| CliError::new(EXIT_CANTCREAT, format!("stdout: {e}")));
     }
-    out
+    std::fs::write(path, bytes)
+        .map_err(|e| CliError::new(EXIT_CANTCREAT, format!("{}: {e}", path.display())))?;
+    if format.is_binary() {
+        eprintln!("{} {}", lang.pick("Đã ghi", "Wrote"), path.display());
+    }
+    Ok(())
 }
 
-fn report_table(o: &crate::recon::Outcome, ds: &[StoredDiscrepancy], lang: Lang) -> String {
-    let mut out = format!(
-        "{} {}\n\n",
-        lang.pick("BÁO CÁO ĐỐI SOÁT NGÀY", "DAILY RECONCILIATION REPORT"),
-        o.date
+/// Signs the PDF report with the default signing profile (sign.default_profile) and records it as
+/// an issued document, as `antin sign` does; unsigned, said on stderr, when no profile is set up.
+async fn sign_report(
+    config: &Config,
+    store: &Store,
+    pdf: Vec<u8>,
+    date: Date,
+    lang: Lang,
+    now: OffsetDateTime,
+) -> Result<Vec<u8>, CliError> {
+    use crate::sign::service::{self as sign, SignOptions, Signer};
+    if !config
+        .sign
+        .profiles
+        .contains_key(&config.sign.default_profile)
+    {
+        eprintln!(
+            "{} {:?}: {}",
+            lang.pick("Chưa cấu hình hồ sơ ký", "No signing profile"),
+            config.sign.default_profile,
+            lang.pick(
+                "báo cáo PDF không được ký số",
+                "the PDF report is NOT signed"
+            )
+        );
+        return Ok(pdf);
+    }
+    let signer = Signer::from_config(&config.sign, &config.server.public_url)
+        .map_err(super::sign::sign_error)?;
+    let profile = signer.profile(None).map_err(super::sign::sign_error)?;
+    let id = sign::new_document_id();
+    let opts = SignOptions {
+        placement: Some(crate::sign::pdf::Placement::Invisible),
+        document_id: Some(id.clone()),
+        reason: Some(format!(
+            "{} {}",
+            lang.pick("Báo cáo đối soát ngày", "Reconciliation report of"),
+            report::date_dmy(date)
+        )),
+        ..SignOptions::default()
+    };
+    let signed = sign::sign(profile, &pdf, &opts, now)
+        .await
+        .map_err(super::sign::sign_error)?;
+    let context = crate::verify::engine::Context::from_config(config, &[])
+        .map_err(|e| CliError::new(EXIT_CONFIG, e.to_string()))?;
+    sign::self_check(&context, profile, &signed, now).map_err(super::sign::sign_error)?;
+    let (record, entry) = sign::issued(
+        &id,
+        profile,
+        &pdf,
+        &signed,
+        &crate::audit::record::cli_actor(),
+        None,
+        &sign::Published::default(),
+        now,
     );
-    out.push_str(lang.pick(
-        "Tổng hợp theo đơn vị, cổng thanh toán, mã phí\n",
-        "Summary by agency, gateway, fee code\n",
-    ));
-    let rows: Vec<Vec<String>> = o
-        .summary
-        .iter()
-        .map(|s| {
-            vec![
-                s.agency.clone(),
-                s.gateway.clone(),
-                s.fee_code.clone(),
-                s.payments.to_string(),
-                s.refunds.to_string(),
-                money(s.gross, lang),
-                money(s.fees, lang),
-                money(s.net, lang),
-            ]
-        })
-        .collect();
-    out.push_str(&table(
-        &if lang == Lang::En {
-            [
-                "Agency",
-                "Gateway",
-                "Fee code",
-                "Payments",
-                "Refunds",
-                "Gross (VND)",
-                "Fees (VND)",
-                "Net (VND)",
-            ]
-        } else {
-            [
-                "Đơn vị",
-                "Cổng",
-                "Mã phí",
-                "Số GD thu",
-                "Số GD hoàn",
-                "Tổng thu (đồng)",
-                "Phí (đồng)",
-                "Thực nhận (đồng)",
-            ]
-        },
-        &rows,
-    ));
-    out.push('\n');
-    out.push_str(lang.pick(
-        "Quyết toán của cổng và tiền về ngân hàng\n",
-        "Gateway settlements and the bank\n",
-    ));
-    let rows: Vec<Vec<String>> = o
-        .settlements
-        .iter()
-        .map(|s| {
-            vec![
-                s.gateway.clone(),
-                money(s.gross, lang),
-                money(s.fees, lang),
-                money(s.net, lang),
-                money(s.received, lang),
-            ]
-        })
-        .collect();
-    out.push_str(&table(
-        &if lang == Lang::En {
-            ["Gateway", "Gross", "Fees", "Net", "At the bank"]
-        } else {
-            ["Cổng", "Tổng", "Phí", "Ròng", "Ngân hàng đã nhận"]
-        },
-        &rows,
-    ));
-    out.push('\n');
-    out.push_str(&format!(
-        "{}: {}   {}: {}\n\n",
-        lang.pick("Số giao dịch khớp", "Matched"),
-        o.matches.len(),
-        lang.pick("Đang chờ trong hạn", "Awaiting within SLA"),
-        o.awaiting.len()
-    ));
-    out.push_str(lang.pick("Chênh lệch\n", "Discrepancies\n"));
-    out.push_str(&discrepancy_table(ds, lang));
-    out
+    store.insert_signed_document(&record, &[entry]).await?;
+    eprintln!(
+        "{} {} ({} {id}, {})",
+        lang.pick("Đã ký số bằng hồ sơ", "Signed with profile"),
+        profile.name,
+        lang.pick("mã tài liệu", "document id"),
+        signed.level.as_str()
+    );
+    Ok(signed.bytes)
 }
 
-fn discrepancy_table(ds: &[StoredDiscrepancy], lang: Lang) -> String {
-    let rows: Vec<Vec<String>> = ds
-        .iter()
-        .map(|d| {
-            let x = &d.discrepancy;
-            vec![
-                d.id.clone(),
-                d.run_date.clone(),
-                label(x.class, lang).to_owned(),
-                x.gateway.clone(),
-                x.expected.map(|v| money(v, lang)).unwrap_or_default(),
-                x.actual.map(|v| money(v, lang)).unwrap_or_default(),
-                match &d.resolution {
-                    Some(r) => format!("{} ({})", lang.pick("đã xử lý", "resolved"), r.reason),
-                    None => lang.pick("chưa xử lý", "open").to_owned(),
-                },
-                x.detail.clone(),
-            ]
-        })
-        .collect();
-    table(
-        &if lang == Lang::En {
-            [
-                "Id", "Day", "Class", "Gateway", "Expected", "Actual", "Status", "Detail",
-            ]
-        } else {
-            [
-                "Mã",
-                "Ngày",
-                "Loại chênh lệch",
-                "Cổng",
-                "Theo antin",
-                "Theo đối tác",
-                "Trạng thái",
-                "Chi tiết",
-            ]
-        },
-        &rows,
+/// Redraws of the import's progress bar at most this often.
+const REDRAW: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The progress bar of `antin recon import` on a terminal's stderr: bytes read of the total, rows,
+/// rows per second; redrawn at most ten times a second, ended with a newline.
+fn progress_bar(lang: Lang) -> service::ProgressFn {
+    let start = std::time::Instant::now();
+    let last = std::sync::Mutex::new(None::<std::time::Instant>);
+    std::sync::Arc::new(move |p: service::ImportProgress| {
+        let now = std::time::Instant::now();
+        let Ok(mut last) = last.lock() else { return };
+        if !p.done && last.is_some_and(|t| now.duration_since(t) < REDRAW) {
+            return;
+        }
+        *last = Some(now);
+        let line = progress_line(p, now.duration_since(start), lang);
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r{line}\x1b[K{}", if p.done { "\n" } else { "" });
+        let _ = err.flush();
+    })
+}
+
+fn progress_line(p: service::ImportProgress, elapsed: std::time::Duration, lang: Lang) -> String {
+    const WIDTH: u64 = 30;
+    let filled = (p.bytes.min(p.total) * WIDTH)
+        .checked_div(p.total)
+        .unwrap_or(0) as usize;
+    // MB for files of a megabyte or more, else kB.
+    let (unit, div) = if p.total >= 1_048_576 {
+        ("MB", 1_048_576.0)
+    } else {
+        ("kB", 1_024.0)
+    };
+    let size = |b: u64| b as f64 / div;
+    let secs = elapsed.as_secs_f64();
+    let rate = if secs > 0.0 {
+        p.rows as f64 / secs
+    } else {
+        0.0
+    };
+    format!(
+        "[{}{}] {:.1}/{:.1} {unit}  {} {}  {} {}/s",
+        "#".repeat(filled),
+        " ".repeat(WIDTH as usize - filled),
+        size(p.bytes),
+        size(p.total),
+        report::money(p.rows as i64, lang),
+        lang.pick("dòng", "rows"),
+        report::money(rate as i64, lang),
+        lang.pick("dòng", "rows"),
     )
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn discrepancies_csv(ds: &[StoredDiscrepancy], lang: Lang) -> String {
-    let mut out = String::from(
-        "\u{feff}id,date,class,label,gateway,key,expected,actual,resolved,reason,detail\r\n",
-    );
-    for d in ds {
-        let x = &d.discrepancy;
-        let cells = [
-            d.id.clone(),
-            d.run_date.clone(),
-            x.class.as_str().to_owned(),
-            label(x.class, lang).to_owned(),
-            x.gateway.clone(),
-            x.key.clone(),
-            x.expected.map(|v| v.to_string()).unwrap_or_default(),
-            x.actual.map(|v| v.to_string()).unwrap_or_default(),
-            d.resolution.is_some().to_string(),
-            d.resolution
-                .as_ref()
-                .map(|r| r.reason.clone())
-                .unwrap_or_default(),
-            x.detail.clone(),
-        ];
-        out.push_str(
-            &cells
-                .iter()
-                .map(|c| csv_field(c))
-                .collect::<Vec<_>>()
-                .join(","),
+    #[test]
+    fn progress_line_shows_bytes_rows_and_rate() {
+        let p = service::ImportProgress {
+            bytes: 5 * 1_048_576,
+            total: 10 * 1_048_576,
+            rows: 20_000,
+            done: false,
+        };
+        let line = progress_line(p, std::time::Duration::from_secs(2), Lang::En);
+        assert_eq!(
+            line,
+            format!(
+                "[{}{}] 5.0/10.0 MB  20,000 rows  10,000 rows/s",
+                "#".repeat(15),
+                " ".repeat(15)
+            )
         );
-        out.push_str("\r\n");
+        let empty = service::ImportProgress {
+            bytes: 0,
+            total: 0,
+            rows: 0,
+            done: true,
+        };
+        let line = progress_line(empty, std::time::Duration::ZERO, Lang::Vi);
+        assert!(line.ends_with("0.0/0.0 kB  0 dòng  0 dòng/s"), "{line}");
     }
-    out
 }

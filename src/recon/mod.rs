@@ -12,6 +12,7 @@ pub mod config;
 pub mod import;
 pub mod matching;
 pub mod model;
+pub mod report;
 pub mod resolve;
 pub mod service;
 

@@ -62,6 +62,52 @@ pub async fn import_file(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<(Imported, String), ReconError> {
+    import_file_with_progress(store, cfg, path, source, actor, now, None).await
+}
+
+/// How far an import's parse has come: bytes of the file read, of `total`, and rows parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportProgress {
+    pub bytes: u64,
+    pub total: u64,
+    pub rows: u64,
+    /// The last call: the parse has ended (accepted or not).
+    pub done: bool,
+}
+
+/// Called from the parsing thread every [`PROGRESS_EVERY`] rows and once at the end; it must be
+/// cheap (throttle any drawing itself).
+pub type ProgressFn = std::sync::Arc<dyn Fn(ImportProgress) + Send + Sync>;
+
+/// Rows between two progress calls.
+pub const PROGRESS_EVERY: u64 = 512;
+
+/// Counts the bytes the parser pulls from the file (the parsers themselves do no I/O of their
+/// own beyond their reader).
+struct Counting<R> {
+    inner: R,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// [`import_file`], reporting its progress to `progress`.
+pub async fn import_file_with_progress(
+    store: &Store,
+    cfg: &ReconConfig,
+    path: &Path,
+    source: &str,
+    actor: &str,
+    now: OffsetDateTime,
+    progress: Option<ProgressFn>,
+) -> Result<(Imported, String), ReconError> {
     check_source(source)?;
     let calendar = cfg
         .calendar()
@@ -101,12 +147,36 @@ pub async fn import_file(
     let file = std::fs::File::open(path).map_err(unreadable)?;
     let gw = source.to_owned();
     let display = name.clone();
+    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = Counting {
+        inner: file,
+        read: read.clone(),
+    };
+    let rows = std::cell::Cell::new(0u64);
+    let report = move |rows: u64, done: bool| {
+        if let Some(p) = &progress {
+            if done || rows % PROGRESS_EVERY == 0 {
+                p(ImportProgress {
+                    bytes: read.load(std::sync::atomic::Ordering::Relaxed),
+                    total,
+                    rows,
+                    done,
+                });
+            }
+        }
+    };
     let parser = tokio::task::spawn_blocking(move || -> Result<import::Summary, Rejected> {
-        let mut r = BufReader::with_capacity(1 << 16, file);
+        let tick = || {
+            rows.set(rows.get() + 1);
+            report(rows.get(), false);
+        };
+        let mut r = BufReader::with_capacity(1 << 16, counted);
         let result = match layout {
             Some(layout) => {
                 let mut buf = Vec::with_capacity(CHUNK_ROWS);
                 let res = csv::parse(&gw, &layout, &display, &mut r, &mut |row| {
+                    tick();
                     buf.push(row);
                     if buf.len() >= CHUNK_ROWS {
                         let _ = tx.blocking_send(Ok(Rows::Gateway(std::mem::take(&mut buf))));
@@ -124,6 +194,7 @@ pub async fn import_file(
                     r.fill_buf().map(|b| b.to_vec()).unwrap_or_default()
                 };
                 let mut sink = |e| {
+                    tick();
                     buf.push(e);
                     if buf.len() >= CHUNK_ROWS {
                         let _ = tx.blocking_send(Ok(Rows::Bank(std::mem::take(&mut buf))));
@@ -148,6 +219,7 @@ pub async fn import_file(
                 res
             }
         };
+        report(rows.get(), true);
         if let Err(e) = &result {
             let _ = tx.blocking_send(Err(e.to_string()));
         }

@@ -33,7 +33,7 @@ pub enum Imported {
 }
 
 /// A discrepancy as stored, with its resolution if any.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredDiscrepancy {
     pub id: String,
     pub run_id: String,
@@ -42,13 +42,22 @@ pub struct StoredDiscrepancy {
     pub resolution: Option<Resolution>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Resolution {
     pub id: String,
     pub reason: String,
     pub resolved_by: String,
     pub resolved_at: String,
     pub posting_ref: Option<String>,
+}
+
+/// A stored run: its id, the agency it was limited to, when it was made, what it found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRun {
+    pub id: String,
+    pub agency: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub outcome: crate::recon::Outcome,
 }
 
 /// Rows of one file, streamed into an open import.
@@ -432,13 +441,10 @@ impl Store {
         Ok(())
     }
 
-    /// The latest run of a day: its id and outcome.
-    pub async fn recon_latest_run(
-        &self,
-        date: Date,
-    ) -> Result<Option<(String, crate::recon::Outcome)>, StoreError> {
+    /// The latest run of a day.
+    pub async fn recon_latest_run(&self, date: Date) -> Result<Option<StoredRun>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, outcome FROM recon_runs WHERE run_date = $1 \
+            "SELECT id, agency, created_at, outcome FROM recon_runs WHERE run_date = $1 \
              ORDER BY created_at DESC, id DESC LIMIT 1",
         )
         .bind(date.to_string())
@@ -446,8 +452,13 @@ impl Store {
         .await?;
         row.map(|r| {
             let body: String = r.try_get("outcome")?;
-            let o = serde_json::from_str(&body).map_err(|_| corrupt("outcome", "json"))?;
-            Ok((r.try_get("id")?, o))
+            let outcome = serde_json::from_str(&body).map_err(|_| corrupt("outcome", "json"))?;
+            Ok(StoredRun {
+                id: r.try_get("id")?,
+                agency: r.try_get("agency")?,
+                created_at: time_of(&r, "created_at")?,
+                outcome,
+            })
         })
         .transpose()
     }
