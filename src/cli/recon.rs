@@ -10,6 +10,7 @@ use time::{Date, OffsetDateTime};
 use super::{CliError, EXIT_CONFIG, EXIT_DATA, EXIT_NOINPUT, EXIT_UNAVAILABLE, EXIT_USAGE};
 use crate::config::Config;
 use crate::i18n::Lang;
+use crate::recon::export::discrepancies_csv;
 use crate::recon::service::{self, ReconError};
 use crate::store::recon::{Imported, StoredDiscrepancy};
 use crate::store::Store;
@@ -381,46 +382,4 @@ fn discrepancy_table(ds: &[StoredDiscrepancy], lang: Lang) -> String {
         },
         &rows,
     )
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
-fn discrepancies_csv(ds: &[StoredDiscrepancy], lang: Lang) -> String {
-    let mut out = String::from(
-        "\u{feff}id,date,class,label,gateway,key,expected,actual,resolved,reason,detail\r\n",
-    );
-    for d in ds {
-        let x = &d.discrepancy;
-        let cells = [
-            d.id.clone(),
-            d.run_date.clone(),
-            x.class.as_str().to_owned(),
-            label(x.class, lang).to_owned(),
-            x.gateway.clone(),
-            x.key.clone(),
-            x.expected.map(|v| v.to_string()).unwrap_or_default(),
-            x.actual.map(|v| v.to_string()).unwrap_or_default(),
-            d.resolution.is_some().to_string(),
-            d.resolution
-                .as_ref()
-                .map(|r| r.reason.clone())
-                .unwrap_or_default(),
-            x.detail.clone(),
-        ];
-        out.push_str(
-            &cells
-                .iter()
-                .map(|c| csv_field(c))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push_str("\r\n");
-    }
-    out
 }

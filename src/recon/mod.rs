@@ -9,6 +9,7 @@
 
 pub mod calendar;
 pub mod config;
+pub mod export;
 pub mod import;
 pub mod matching;
 pub mod model;

@@ -33,7 +33,7 @@ pub enum Imported {
 }
 
 /// A discrepancy as stored, with its resolution if any.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredDiscrepancy {
     pub id: String,
     pub run_id: String,
@@ -42,7 +42,7 @@ pub struct StoredDiscrepancy {
     pub resolution: Option<Resolution>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Resolution {
     pub id: String,
     pub reason: String,
