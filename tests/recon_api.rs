@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::process::Command;
+
 use antin::http::auth::Role;
 use common::{spawn_app, spawn_app_with, Db, TestApp};
 use reqwest::StatusCode;
@@ -401,5 +403,272 @@ async fn an_upload_over_the_limit_is_refused_while_streaming() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    app.stop().await;
+}
+
+fn antin(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_antin"));
+    cmd.args(args)
+        // A local database that must stay untouched: --remote never opens it.
+        .env("ANTIN_DATABASE__URL", "sqlite:///nonexistent-dir/never.db")
+        .env_remove("ANTIN_LANG")
+        .env_remove("ANTIN_CONFIG")
+        .env_remove("ANTIN_REMOTE")
+        .env_remove("ANTIN_API_KEY")
+        .env_remove("ANTIN_CA");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `antin recon ... --remote`: the same output and exit codes as against the local database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_remote_against_a_server() {
+    let app = spawn_app(Db::Sqlite).await;
+    let base = app.base.clone();
+    let ca = app.ca_path.display().to_string();
+    let fin = app.key(Role::Finance).to_owned();
+    let portal = app.key(Role::Portal).to_owned();
+    let file = |n: &str| common::fixture("recon").join(n).display().to_string();
+    let env = [
+        ("ANTIN_REMOTE", base.as_str()),
+        ("ANTIN_API_KEY", fin.as_str()),
+        ("ANTIN_CA", ca.as_str()),
+    ];
+    let run = |args: Vec<String>, env: Vec<(String, String)>| {
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            antin(&args, &env)
+        })
+    };
+    let owned = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let env_of = |e: &[(&str, &str)]| {
+        e.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let momo = file("momo-2026-11-21.csv");
+
+    // Flags rather than the environment.
+    let (code, out, err) = run(
+        owned(&[
+            "recon",
+            "import",
+            &momo,
+            "--source",
+            "momo",
+            "--remote",
+            &base,
+            "--api-key",
+            &fin,
+            "--ca",
+            &ca,
+        ]),
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Đã nhập 2 dòng"), "{out}");
+    assert!(out.contains("momo-2026-11-21.csv"), "{out}");
+    let (code, out, _) = run(
+        owned(&["recon", "import", &momo, "--source", "momo"]),
+        env_of(&env),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 0);
+    assert!(out.contains("đã được nhập"), "{out}");
+    // A rejected file: 65 and file:line: reason, as locally.
+    let (code, _, err) = run(
+        owned(&[
+            "recon",
+            "import",
+            &file("bad/vnpay-truncated.csv"),
+            "--source",
+            "vnpay",
+        ]),
+        env_of(&env),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 65, "{err}");
+    assert!(
+        err.contains("vnpay-truncated.csv:5: no totals row"),
+        "{err}"
+    );
+    let (code, _, _) = run(
+        owned(&["recon", "import", "/nonexistent.csv", "--source", "vnpay"]),
+        env_of(&env),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 66);
+    // A portal key: 77; a wrong key: 77; nobody listening: 69; plain HTTP refused: 64.
+    let (code, _, err) = run(
+        owned(&["recon", "discrepancies", "--api-key", &portal]),
+        env_of(&env[..1])
+            .into_iter()
+            .chain(env_of(&env[2..]))
+            .collect(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 77, "{err}");
+    let bad_key = format!("antin_{}", "A".repeat(43));
+    let (code, _, _) = run(
+        owned(&["recon", "discrepancies", "--api-key", &bad_key]),
+        env_of(&env[..1])
+            .into_iter()
+            .chain(env_of(&env[2..]))
+            .collect(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 77);
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("https://127.0.0.1:{}", l.local_addr().unwrap().port())
+    };
+    let (code, _, _) = run(
+        owned(&["recon", "discrepancies", "--remote", &dead]),
+        env_of(&env),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 69);
+    let plain = base.replacen("https://", "http://", 1);
+    let (code, _, _) = run(
+        owned(&["recon", "discrepancies", "--remote", &plain]),
+        env_of(&env),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 64);
+
+    // Run, report (table, English table, JSON), as locally: open discrepancies, exit 1.
+    let (code, out, err) = run(
+        owned(&["recon", "run", "--date", DAY, "--as-of", "2026-11-24"]),
+        env_of(&env),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("0 khớp, 3 chênh lệch"), "{out}");
+    let (code, out, _) = run(owned(&["recon", "report", "--date", DAY]), env_of(&env))
+        .await
+        .unwrap();
+    assert_eq!(code, 1);
+    assert!(out.contains("BÁO CÁO ĐỐI SOÁT NGÀY 2026-11-21"), "{out}");
+    assert!(
+        out.contains("Thiếu trong sổ của antin") && out.contains("200.000"),
+        "{out}"
+    );
+    let (_, out, _) = run(
+        owned(&["--lang", "en", "recon", "report", "--date", DAY]),
+        env_of(&env),
+    )
+    .await
+    .unwrap();
+    assert!(
+        out.contains("Missing in our ledger") && out.contains("200,000"),
+        "{out}"
+    );
+    let (code, out, _) = run(
+        owned(&["recon", "report", "--date", DAY, "--format", "json"]),
+        env_of(&env),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let ds = v["discrepancies"].as_array().unwrap().clone();
+    assert_eq!(ds.len(), 3, "{out}");
+    // Byte for byte what the local form prints over the server's own database.
+    let local_db = {
+        use secrecy::ExposeSecret as _;
+        app.config.database.url.expose_secret().to_owned()
+    };
+    for args in [
+        &["recon", "report", "--date", DAY][..],
+        &["--lang", "en", "recon", "report", "--date", DAY],
+        &["recon", "report", "--date", DAY, "--format", "json"],
+        &["recon", "report", "--date", DAY, "--format", "csv"],
+        &["recon", "discrepancies", "--date", DAY],
+        &["recon", "discrepancies", "--open", "--format", "json"],
+    ] {
+        let remote = run(owned(args), env_of(&env)).await.unwrap();
+        let local = run(
+            owned(args),
+            vec![("ANTIN_DATABASE__URL".to_owned(), local_db.clone())],
+        )
+        .await
+        .unwrap();
+        assert_eq!(remote, local, "{args:?}");
+    }
+    let (code, _, _) = run(
+        owned(&["recon", "report", "--date", "2026-11-22"]),
+        env_of(&env),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 65);
+    let (_, csv, _) = run(
+        owned(&["recon", "discrepancies", "--open", "--format", "csv"]),
+        env_of(&env),
+    )
+    .await
+    .unwrap();
+    assert!(csv.starts_with("\u{feff}id,date,class"), "{csv}");
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    // Resolve all: then nothing is open, exit 0; twice or unknown: 65.
+    for d in &ds {
+        let id = d["id"].as_str().unwrap();
+        let (code, out, err) = run(
+            owned(&["recon", "resolve", id, "--reason", "hoàn tiền thủ công"]),
+            env_of(&env),
+        )
+        .await
+        .unwrap();
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("Đã xử lý chênh lệch"), "{out}");
+    }
+    let id = ds[0]["id"].as_str().unwrap();
+    let (code, _, err) = run(
+        owned(&["recon", "resolve", id, "--reason", "x"]),
+        env_of(&env),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 65, "{err}");
+    let (code, _, _) = run(
+        owned(&["recon", "resolve", "no-such-id", "--reason", "x"]),
+        env_of(&env),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 65);
+    let (code, out, _) = run(owned(&["recon", "discrepancies", "--open"]), env_of(&env))
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{out}");
+    let (code, _, _) = run(owned(&["recon", "report", "--date", DAY]), env_of(&env))
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+    // Everything went through the server, as the key's caller.
+    let resolved = app.store.recon_discrepancies(None).await.unwrap();
+    assert!(resolved.iter().all(|d| d
+        .resolution
+        .as_ref()
+        .is_some_and(|r| r.resolved_by.starts_with("key:"))));
     app.stop().await;
 }

@@ -67,7 +67,7 @@ pub enum ReportFormat {
     Json,
 }
 
-fn date_arg(flag: &str, s: &str) -> Result<Date, CliError> {
+pub(super) fn date_arg(flag: &str, s: &str) -> Result<Date, CliError> {
     crate::recon::config::parse_date(s)
         .ok_or_else(|| CliError::new(EXIT_USAGE, format!("{flag} {s:?} is not a date YYYY-MM-DD")))
 }
@@ -206,7 +206,7 @@ async fn exec(
     }
 }
 
-fn label(c: crate::recon::Class, lang: Lang) -> &'static str {
+pub(super) fn label(c: crate::recon::Class, lang: Lang) -> &'static str {
     lang.pick(c.label_vi(), c.label_en())
 }
 
@@ -252,7 +252,11 @@ fn table(head: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn report_table(o: &crate::recon::Outcome, ds: &[StoredDiscrepancy], lang: Lang) -> String {
+pub(super) fn report_table(
+    o: &crate::recon::Outcome,
+    ds: &[StoredDiscrepancy],
+    lang: Lang,
+) -> String {
     let mut out = format!(
         "{} {}\n\n",
         lang.pick("BÁO CÁO ĐỐI SOÁT NGÀY", "DAILY RECONCILIATION REPORT"),
@@ -343,7 +347,7 @@ fn report_table(o: &crate::recon::Outcome, ds: &[StoredDiscrepancy], lang: Lang)
     out
 }
 
-fn discrepancy_table(ds: &[StoredDiscrepancy], lang: Lang) -> String {
+pub(super) fn discrepancy_table(ds: &[StoredDiscrepancy], lang: Lang) -> String {
     let rows: Vec<Vec<String>> = ds
         .iter()
         .map(|d| {
