@@ -43,6 +43,29 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code (the OpenAPI document lists them all: src/http/openapi.rs tests it).
+    pub const ALL: [ErrorCode; 19] = [
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::BadRequest,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedDocument,
+        ErrorCode::Timeout,
+        ErrorCode::Overloaded,
+        ErrorCode::Internal,
+        ErrorCode::Unavailable,
+        ErrorCode::InvalidState,
+        ErrorCode::IdempotencyKeyReused,
+        ErrorCode::IdempotencyInFlight,
+        ErrorCode::IdempotencyKeyRequired,
+        ErrorCode::GatewayUnavailable,
+        ErrorCode::RateLimited,
+        ErrorCode::ReconFileRejected,
+        ErrorCode::ReconNotFound,
+        ErrorCode::ReconAlreadyResolved,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::Unauthenticated => "unauthenticated",
