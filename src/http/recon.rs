@@ -175,9 +175,14 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// Writes the body to `path`, at most `limit` bytes; returns the size.
 async fn stream_to_file(body: Body, path: &FsPath, limit: u64) -> Result<u64, ApiError> {
-    let mut file = tokio::fs::File::create(path)
-        .await
-        .map_err(ApiError::internal)?;
+    // Buffered: each write to a tokio file is a trip to the blocking pool, and bodies arrive in
+    // chunks of a few KiB.
+    let mut file = tokio::io::BufWriter::with_capacity(
+        1 << 20,
+        tokio::fs::File::create(path)
+            .await
+            .map_err(ApiError::internal)?,
+    );
     let mut stream = body.into_data_stream();
     let mut size: u64 = 0;
     while let Some(chunk) = stream.next().await {
