@@ -476,6 +476,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_upload_directory_is_private_and_removed_with_its_file() {
+        let dir = UploadDir::create().unwrap();
+        let path = dir.0.clone();
+        std::fs::write(path.join("upload"), b"x").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        drop(dir);
+        assert!(!path.exists());
+    }
+
+    #[test]
     fn upload_names_are_one_safe_component() {
         assert_eq!(upload_name(None), "upload");
         assert_eq!(upload_name(Some("")), "upload");
