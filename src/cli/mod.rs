@@ -7,6 +7,7 @@ mod audit;
 mod dev;
 mod extend;
 mod recon;
+mod recon_remote;
 mod serve;
 mod sign;
 mod sim;
@@ -29,6 +30,7 @@ pub const EXIT_NOINPUT: u8 = 66;
 pub const EXIT_UNAVAILABLE: u8 = 69;
 pub const EXIT_SOFTWARE: u8 = 70;
 pub const EXIT_CANTCREAT: u8 = 73;
+pub const EXIT_NOPERM: u8 = 77;
 pub const EXIT_CONFIG: u8 = 78;
 
 #[derive(Debug, Parser)]
@@ -94,9 +96,9 @@ pub enum Command {
     Dev(dev::DevCommand),
     /// Run the VNPAY, MoMo, ZaloPay and bank simulators (test credentials; loopback).
     Sim(sim::SimArgs),
-    /// Daily reconciliation for finance officers (import, run, report, discrepancies, resolve).
-    #[command(subcommand)]
-    Recon(recon::ReconCommand),
+    /// Daily reconciliation for finance officers (import, run, report, discrepancies, resolve),
+    /// against the local database or, with --remote, a remote antin's API.
+    Recon(recon_remote::ReconArgs),
 }
 
 #[derive(Debug, Args)]
@@ -232,7 +234,10 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Sign(args) => sign::run(&config, args, lang),
         Command::Dev(cmd) => dev::run(&config, cmd),
         Command::Sim(args) => sim::run(args),
-        Command::Recon(cmd) => recon::run(&config, cmd, lang),
+        Command::Recon(args) => match &args.remote.remote {
+            Some(_) => recon_remote::run(&args.remote, args.cmd, lang),
+            None => recon::run(&config, args.cmd, lang),
+        },
     }
 }
 

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::config::Config;
 use crate::i18n::Lang;
-use crate::recon::report::{self, class_label, ReportData};
+use crate::recon::report::{self, class_label};
 use crate::recon::service::{self, ReconError};
 use crate::store::recon::Imported;
 use crate::store::Store;
@@ -97,7 +97,7 @@ pub enum ListFormat {
     Json,
 }
 
-fn date_arg(flag: &str, s: &str) -> Result<Date, CliError> {
+pub(super) fn date_arg(flag: &str, s: &str) -> Result<Date, CliError> {
     crate::recon::config::parse_date(s)
         .ok_or_else(|| CliError::new(EXIT_USAGE, format!("{flag} {s:?} is not a date YYYY-MM-DD")))
 }
@@ -183,23 +183,8 @@ async fn exec(
         }
         ReconCommand::Report { date, format, out } => {
             let date = date_arg("--date", &date)?;
-            let Some(run) = store.recon_latest_run(date).await? else {
-                return Err(CliError::new(
-                    EXIT_DATA,
-                    lang.pick(
-                        "chưa có lần đối soát nào cho ngày này",
-                        "no run for that day yet",
-                    ),
-                ));
-            };
-            let discrepancies = store.recon_discrepancies(Some(date)).await?;
-            let data = ReportData {
-                date,
-                run_id: run.id,
-                run_at: run.created_at,
-                agency: run.agency,
-                outcome: run.outcome,
-                discrepancies,
+            let Some(data) = service::report_data(store, date).await? else {
+                return Err(no_run(lang));
             };
             let format = report::ReportFormat::from(format);
             let mut bytes = report::render(format, &data, lang)
@@ -247,7 +232,7 @@ async fn exec(
 
 /// Writes a report: text formats to the terminal unless `--out` says otherwise, binary formats to
 /// `--out` (default `doi-soat-YYYY-MM-DD.<ext>` here), never binary to a terminal.
-fn write_report(
+pub(super) fn write_report(
     format: report::ReportFormat,
     date: Date,
     out: Option<&Path>,
@@ -297,7 +282,7 @@ async fn sign_report(
     lang: Lang,
     now: OffsetDateTime,
 ) -> Result<Vec<u8>, CliError> {
-    use crate::sign::service::{self as sign, SignOptions, Signer};
+    use crate::sign::service::Signer;
     if !config
         .sign
         .profiles
@@ -317,42 +302,43 @@ async fn sign_report(
     let signer = Signer::from_config(&config.sign, &config.server.public_url)
         .map_err(super::sign::sign_error)?;
     let profile = signer.profile(None).map_err(super::sign::sign_error)?;
-    let id = sign::new_document_id();
-    let opts = SignOptions {
-        placement: Some(crate::sign::pdf::Placement::Invisible),
-        document_id: Some(id.clone()),
-        reason: Some(format!(
-            "{} {}",
-            lang.pick("Báo cáo đối soát ngày", "Reconciliation report of"),
-            report::date_dmy(date)
-        )),
-        ..SignOptions::default()
-    };
-    let signed = sign::sign(profile, &pdf, &opts, now)
-        .await
-        .map_err(super::sign::sign_error)?;
     let context = crate::verify::engine::Context::from_config(config, &[])
         .map_err(|e| CliError::new(EXIT_CONFIG, e.to_string()))?;
-    sign::self_check(&context, profile, &signed, now).map_err(super::sign::sign_error)?;
-    let (record, entry) = sign::issued(
-        &id,
+    let signed = service::sign_report(
+        store,
+        &context,
         profile,
         &pdf,
-        &signed,
+        date,
+        lang,
         &crate::audit::record::cli_actor(),
-        None,
-        &sign::Published::default(),
         now,
-    );
-    store.insert_signed_document(&record, &[entry]).await?;
+    )
+    .await
+    .map_err(|e| match e {
+        service::SignReportError::Sign(e) => super::sign::sign_error(e),
+        service::SignReportError::Store(e) => e.into(),
+    })?;
     eprintln!(
-        "{} {} ({} {id}, {})",
+        "{} {} ({} {}, {})",
         lang.pick("Đã ký số bằng hồ sơ", "Signed with profile"),
-        profile.name,
+        signed.profile,
         lang.pick("mã tài liệu", "document id"),
-        signed.level.as_str()
+        signed.document_id,
+        signed.level
     );
     Ok(signed.bytes)
+}
+
+/// "No run for that day yet" (exit 65), locally and remotely alike.
+pub(super) fn no_run(lang: Lang) -> CliError {
+    CliError::new(
+        EXIT_DATA,
+        lang.pick(
+            "chưa có lần đối soát nào cho ngày này",
+            "no run for that day yet",
+        ),
+    )
 }
 
 /// Redraws of the import's progress bar at most this often.

@@ -33,9 +33,39 @@ pub enum ErrorCode {
     GatewayUnavailable,
     /// Too many requests from one client address to the public pages (Retry-After says when).
     RateLimited,
+    /// A reconciliation file breaks its format or does not balance (`problems` lists file, line
+    /// and reason).
+    ReconFileRejected,
+    /// No such discrepancy, or no reconciliation run for the day asked.
+    ReconNotFound,
+    /// The discrepancy was resolved before (resolutions are never edited).
+    ReconAlreadyResolved,
 }
 
 impl ErrorCode {
+    /// Every code (the OpenAPI document lists them all: src/http/openapi.rs tests it).
+    pub const ALL: [ErrorCode; 19] = [
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::BadRequest,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedDocument,
+        ErrorCode::Timeout,
+        ErrorCode::Overloaded,
+        ErrorCode::Internal,
+        ErrorCode::Unavailable,
+        ErrorCode::InvalidState,
+        ErrorCode::IdempotencyKeyReused,
+        ErrorCode::IdempotencyInFlight,
+        ErrorCode::IdempotencyKeyRequired,
+        ErrorCode::GatewayUnavailable,
+        ErrorCode::RateLimited,
+        ErrorCode::ReconFileRejected,
+        ErrorCode::ReconNotFound,
+        ErrorCode::ReconAlreadyResolved,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::Unauthenticated => "unauthenticated",
@@ -54,6 +84,9 @@ impl ErrorCode {
             ErrorCode::IdempotencyKeyRequired => "idempotency_key_required",
             ErrorCode::GatewayUnavailable => "gateway_unavailable",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::ReconFileRejected => "recon_file_rejected",
+            ErrorCode::ReconNotFound => "recon_not_found",
+            ErrorCode::ReconAlreadyResolved => "recon_already_resolved",
         }
     }
 
@@ -75,6 +108,9 @@ impl ErrorCode {
             ErrorCode::IdempotencyKeyRequired => StatusCode::BAD_REQUEST,
             ErrorCode::GatewayUnavailable => StatusCode::BAD_GATEWAY,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::ReconFileRejected => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::ReconNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::ReconAlreadyResolved => StatusCode::CONFLICT,
         }
     }
 
@@ -131,27 +167,56 @@ impl ErrorCode {
                 "Quá nhiều yêu cầu từ địa chỉ của bạn; vui lòng thử lại sau ít phút.",
                 "Too many requests from your address; try again in a moment.",
             ),
+            ErrorCode::ReconFileRejected => lang.pick(
+                "Tệp đối soát bị từ chối: sai định dạng hoặc không khớp với số tổng của chính nó.",
+                "The reconciliation file was rejected: malformed, or it does not balance against \
+                 its own totals.",
+            ),
+            ErrorCode::ReconNotFound => lang.pick(
+                "Không tìm thấy chênh lệch hoặc lần đối soát.",
+                "No such discrepancy or reconciliation run.",
+            ),
+            ErrorCode::ReconAlreadyResolved => lang.pick(
+                "Chênh lệch này đã được xử lý trước đó.",
+                "This discrepancy was already resolved.",
+            ),
         }
     }
 }
 
-/// An API error: a code, and optionally a detail safe to show (e.g. which form field is missing).
+/// An API error: a code, and optionally a detail safe to show (e.g. which form field is missing)
+/// and structured fields safe to show (e.g. a rejected file's problems).
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub code: ErrorCode,
     pub detail: Option<String>,
+    /// Added to the `error` object next to `code` and `message`.
+    pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode) -> Self {
-        ApiError { code, detail: None }
+        ApiError {
+            code,
+            detail: None,
+            fields: serde_json::Map::new(),
+        }
     }
 
     pub fn with_detail(code: ErrorCode, detail: impl Into<String>) -> Self {
         ApiError {
-            code,
             detail: Some(detail.into()),
+            ..ApiError::new(code)
         }
+    }
+
+    /// Adds a structured field to the `error` object (`code`, `message` and `detail` are
+    /// reserved and never overwritten).
+    pub fn field(mut self, name: &str, value: serde_json::Value) -> Self {
+        if !matches!(name, "code" | "message" | "detail") {
+            self.fields.insert(name.to_owned(), value);
+        }
+        self
     }
 
     /// Logs the full internal error and returns a generic one.
@@ -169,6 +234,9 @@ impl ApiError {
         });
         if let Some(detail) = &self.detail {
             body["error"]["detail"] = serde_json::Value::String(detail.clone());
+        }
+        for (k, v) in &self.fields {
+            body["error"][k] = v.clone();
         }
         (self.code.status(), axum::Json(body)).into_response()
     }

@@ -50,12 +50,12 @@ impl From<LogError> for ApiError {
 }
 
 /// Query and path errors become our JSON errors, not axum's plain-text rejections.
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(v)| v)
         .map_err(|e| ApiError::with_detail(ErrorCode::BadRequest, e.body_text()))
 }
 
-fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+pub(super) fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
     p.map(|Path(v)| v)
         .map_err(|e| ApiError::with_detail(ErrorCode::BadRequest, e.body_text()))
 }

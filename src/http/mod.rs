@@ -9,6 +9,7 @@ mod log;
 pub mod metrics;
 mod openapi;
 mod payments;
+mod recon;
 mod routes;
 mod signing;
 pub mod tls;
@@ -154,18 +155,31 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         // The built-in test OCSP responder (development only: sign.dev_ocsp), RFC 6960 A.1.
         app = app.nest_service("/dev/ocsp", crate::sign::ocsp::router(ocsp));
     }
-    app.layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        authenticate,
-    ))
-    .layer(axum::extract::DefaultBodyLimit::disable())
-    .layer(RequestBodyLimitLayer::new(max_body))
-    .layer(axum::middleware::from_fn(move |req, next| {
-        with_timeout(req, next, timeout)
-    }))
-    .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
-    .layer(axum::middleware::from_fn(localize))
-    .with_state(state)
+    let app = app
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            with_timeout(req, next, timeout)
+        }));
+    // Reconciliation uploads are larger and slower than any other request: their own limit
+    // (enforced while streaming to disk) and time budget.
+    let import_timeout = Duration::from_secs(state.config.recon.import_timeout_secs.max(1));
+    let imports = recon::import_routes()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            with_timeout(req, next, import_timeout)
+        }));
+    app.merge(imports)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .layer(axum::middleware::from_fn(localize))
+        .with_state(state)
 }
 
 /// Attaches the caller (API key, else client certificate) to the request; routes decide what each

@@ -22,4 +22,47 @@ mod tests {
             assert!(v["paths"][path][method].is_object(), "{method} {path}");
         }
     }
+
+    #[test]
+    fn reconciliation_routes_error_codes_and_classes_are_documented() {
+        let v: serde_json::Value = serde_json::from_str(super::DOCUMENT).unwrap();
+        for (path, method) in [
+            ("/v1/reconciliation/imports", "post"),
+            ("/v1/reconciliation/runs", "post"),
+            ("/v1/reconciliation/reports/{date}", "get"),
+            ("/v1/reconciliation/discrepancies", "get"),
+            ("/v1/reconciliation/discrepancies/{id}", "get"),
+            ("/v1/reconciliation/discrepancies/{id}/resolve", "post"),
+        ] {
+            assert!(v["paths"][path][method].is_object(), "{method} {path}");
+        }
+        let listed = |v: &serde_json::Value| -> Vec<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap().to_owned())
+                .collect()
+        };
+        let codes = listed(
+            &v["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]
+                ["enum"],
+        );
+        let ours: Vec<String> = crate::http::error::ErrorCode::ALL
+            .iter()
+            .map(|c| c.as_str().to_owned())
+            .collect();
+        assert_eq!(
+            codes, ours,
+            "docs/openapi.json lists every error code, in order"
+        );
+        let classes = listed(
+            &v["components"]["schemas"]["ReconDiscrepancy"]["properties"]["discrepancy"]
+                ["properties"]["class"]["enum"],
+        );
+        let ours: Vec<String> = crate::recon::Class::ALL
+            .iter()
+            .map(|c| c.as_str().to_owned())
+            .collect();
+        assert_eq!(classes, ours);
+    }
 }

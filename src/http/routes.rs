@@ -27,6 +27,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(super::log::routes())
         .merge(super::signing::routes())
         .merge(super::payments::routes())
+        .merge(super::recon::routes())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
 }
 

@@ -39,6 +39,13 @@ pub struct ReconConfig {
     /// Largest file `recon import` reads.
     #[serde(default = "default_max_file")]
     pub max_file_bytes: u64,
+    /// Largest file `POST /v1/reconciliation/imports` accepts (streamed to a temporary file).
+    #[serde(default = "default_max_import")]
+    pub max_import_bytes: u64,
+    /// How long one upload through the API may take, body and import together (the server's
+    /// `request_timeout_secs` is for ordinary requests).
+    #[serde(default = "default_import_timeout")]
+    pub import_timeout_secs: u64,
 }
 
 impl Default for ReconConfig {
@@ -53,6 +60,8 @@ impl Default for ReconConfig {
             fees: BTreeMap::new(),
             layouts: BTreeMap::new(),
             max_file_bytes: default_max_file(),
+            max_import_bytes: default_max_import(),
+            import_timeout_secs: default_import_timeout(),
         }
     }
 }
@@ -131,6 +140,12 @@ fn default_total_marker() -> String {
 }
 fn default_max_file() -> u64 {
     2 << 30
+}
+fn default_max_import() -> u64 {
+    512 << 20
+}
+fn default_import_timeout() -> u64 {
+    900
 }
 
 /// A configuration value that does not parse.

@@ -368,3 +368,88 @@ pub async fn resolve(
         .await?
         .ok_or_else(|| ReconError::NotFound(id.to_owned()))
 }
+
+/// One day's report data: its latest run and the discrepancies with their resolutions; `None`
+/// before the day has a run.
+pub async fn report_data(
+    store: &Store,
+    date: Date,
+) -> Result<Option<super::report::ReportData>, StoreError> {
+    let Some(run) = store.recon_latest_run(date).await? else {
+        return Ok(None);
+    };
+    let discrepancies = store.recon_discrepancies(Some(date)).await?;
+    Ok(Some(super::report::ReportData {
+        date,
+        run_id: run.id,
+        run_at: run.created_at,
+        agency: run.agency,
+        outcome: run.outcome,
+        discrepancies,
+    }))
+}
+
+/// Why a report could not be signed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignReportError {
+    #[error(transparent)]
+    Sign(#[from] crate::sign::service::SignError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A signed report and what the signature was made with.
+#[derive(Debug)]
+pub struct SignedReport {
+    pub bytes: Vec<u8>,
+    pub document_id: String,
+    pub profile: String,
+    pub level: &'static str,
+}
+
+/// Signs a rendered PDF report with `profile` (invisible signature, the report's day as the
+/// reason), checks the result as a verifier would, and records it as an issued document (and in
+/// the log) so that `antin audit document` finds it like any other result antin issued.
+#[allow(clippy::too_many_arguments)]
+pub async fn sign_report(
+    store: &Store,
+    context: &crate::verify::engine::Context,
+    profile: &crate::sign::service::Profile,
+    pdf: &[u8],
+    date: Date,
+    lang: crate::i18n::Lang,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<SignedReport, SignReportError> {
+    use crate::sign::service::{self as sign, SignOptions};
+    let id = sign::new_document_id();
+    let opts = SignOptions {
+        placement: Some(crate::sign::pdf::Placement::Invisible),
+        document_id: Some(id.clone()),
+        reason: Some(format!(
+            "{} {}",
+            lang.pick("Báo cáo đối soát ngày", "Reconciliation report of"),
+            super::report::date_dmy(date)
+        )),
+        ..SignOptions::default()
+    };
+    let signed = sign::sign(profile, pdf, &opts, now).await?;
+    sign::self_check(context, profile, &signed, now)?;
+    let (record, entry) = sign::issued(
+        &id,
+        profile,
+        pdf,
+        &signed,
+        actor,
+        None,
+        &sign::Published::default(),
+        now,
+    );
+    store.insert_signed_document(&record, &[entry]).await?;
+    Ok(SignedReport {
+        level: signed.level.as_str(),
+        bytes: signed.bytes,
+        document_id: id,
+        profile: profile.name.clone(),
+    })
+}

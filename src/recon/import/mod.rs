@@ -21,7 +21,7 @@ pub const MAX_RECORD: usize = 64 * 1024;
 pub const MAX_PROBLEMS: usize = 100;
 
 /// One thing wrong with a file: where and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Problem {
     pub file: String,
     /// 1-based line (for camt: the line where the element started).
@@ -36,7 +36,7 @@ impl fmt::Display for Problem {
 }
 
 /// A file refused as a whole, with every problem found (up to [`MAX_PROBLEMS`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Rejected {
     pub problems: Vec<Problem>,
     /// All problems, including those not listed.
