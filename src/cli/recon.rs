@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::i18n::Lang;
 use crate::recon::report::{self, class_label};
 use crate::recon::service::{self, ReconError};
-use crate::store::recon::Imported;
+use crate::store::recon::{Imported, StoredDiscrepancy};
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -201,30 +201,12 @@ async fn exec(
             if open {
                 ds.retain(|d| d.resolution.is_none());
             }
-            match format {
-                ListFormat::Json => {
-                    println!("{}", serde_json::to_string_pretty(&ds).unwrap_or_default())
-                }
-                ListFormat::Csv => print!("{}", report::discrepancies_csv(&ds, lang)),
-                ListFormat::Table => print!("{}", report::discrepancy_table(&ds, lang)),
-            }
+            print_list(format, &ds, lang);
             Ok(u8::from(ds.iter().any(|d| d.resolution.is_none())))
         }
         ReconCommand::Resolve { id, reason } => {
             let d = service::resolve(store, &id, &reason, &actor, now).await?;
-            let posted = d.resolution.as_ref().and_then(|r| r.posting_ref.clone());
-            println!(
-                "{} {id} ({}){}",
-                lang.pick("Đã xử lý chênh lệch", "Resolved discrepancy"),
-                class_label(d.discrepancy.class, lang),
-                match posted {
-                    Some(p) => format!(
-                        "; {} {p}",
-                        lang.pick("đã ghi bút toán điều chỉnh", "correcting posting")
-                    ),
-                    None => String::new(),
-                }
-            );
+            println!("{}", resolved_line(&id, &d, lang));
             Ok(0)
         }
     }
@@ -328,6 +310,32 @@ async fn sign_report(
         signed.level
     );
     Ok(signed.bytes)
+}
+
+/// What `antin recon resolve` prints, locally and remotely alike.
+pub(super) fn resolved_line(id: &str, d: &StoredDiscrepancy, lang: Lang) -> String {
+    let posted = d.resolution.as_ref().and_then(|r| r.posting_ref.as_deref());
+    format!(
+        "{} {id} ({}){}",
+        lang.pick("Đã xử lý chênh lệch", "Resolved discrepancy"),
+        class_label(d.discrepancy.class, lang),
+        match posted {
+            Some(p) => format!(
+                "; {} {p}",
+                lang.pick("đã ghi bút toán điều chỉnh", "correcting posting")
+            ),
+            None => String::new(),
+        }
+    )
+}
+
+/// What `antin recon discrepancies` prints, locally and remotely alike.
+pub(super) fn print_list(format: ListFormat, ds: &[StoredDiscrepancy], lang: Lang) {
+    match format {
+        ListFormat::Json => println!("{}", serde_json::to_string_pretty(ds).unwrap_or_default()),
+        ListFormat::Csv => print!("{}", report::discrepancies_csv(ds, lang)),
+        ListFormat::Table => print!("{}", report::discrepancy_table(ds, lang)),
+    }
 }
 
 /// "No run for that day yet" (exit 65), locally and remotely alike.

@@ -13,13 +13,13 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::recon::{date_arg, write_report, ListFormat, ReconCommand};
+use super::recon::{date_arg, print_list, resolved_line, write_report, ReconCommand};
 use super::{
     CliError, EXIT_DATA, EXIT_NOINPUT, EXIT_NOPERM, EXIT_SOFTWARE, EXIT_UNAVAILABLE, EXIT_USAGE,
 };
 use crate::i18n::Lang;
 use crate::recon::import::Rejected;
-use crate::recon::report::{self, class_label, discrepancies_csv, discrepancy_table, ReportData};
+use crate::recon::report::{self, ReportData};
 use crate::store::recon::StoredDiscrepancy;
 
 /// The largest response read (a day's report with all its matches).
@@ -381,13 +381,7 @@ async fn exec(remote: &Remote, cmd: ReconCommand, lang: Lang) -> Result<u8, CliE
                 )
                 .await?;
             let ds = list.discrepancies;
-            match format {
-                ListFormat::Json => {
-                    println!("{}", serde_json::to_string_pretty(&ds).unwrap_or_default())
-                }
-                ListFormat::Csv => print!("{}", discrepancies_csv(&ds, lang)),
-                ListFormat::Table => print!("{}", discrepancy_table(&ds, lang)),
-            }
+            print_list(format, &ds, lang);
             Ok(u8::from(ds.iter().any(|d| d.resolution.is_none())))
         }
         ReconCommand::Resolve { id, reason } => {
@@ -397,19 +391,7 @@ async fn exec(remote: &Remote, cmd: ReconCommand, lang: Lang) -> Result<u8, CliE
                     &json!({ "reason": reason }),
                 ))
                 .await?;
-            let posted = d.resolution.as_ref().and_then(|r| r.posting_ref.clone());
-            println!(
-                "{} {id} ({}){}",
-                lang.pick("Đã xử lý chênh lệch", "Resolved discrepancy"),
-                class_label(d.discrepancy.class, lang),
-                match posted {
-                    Some(p) => format!(
-                        "; {} {p}",
-                        lang.pick("đã ghi bút toán điều chỉnh", "correcting posting")
-                    ),
-                    None => String::new(),
-                }
-            );
+            println!("{}", resolved_line(&id, &d, lang));
             Ok(0)
         }
     }
