@@ -559,6 +559,46 @@ on_both_databases!(
     unknown_then_resolved_and_double_payment
 );
 
+/// A refund the gateway reports in progress is sent again later with the request first sent:
+/// dated by the refund's creation, not by the retry (ZaloPay dates m_refund_id from it; a retry on
+/// the next Vietnam day with a new date would refund the same money twice).
+async fn refund_retry_keeps_the_refunds_date(db: Db) {
+    let e = env(db, &[]).await;
+    let id = e.new_payment("HS-REF-R").await;
+    let (gref, _) = e.attempt(&id, "rr-a").await;
+    assert_eq!(
+        e.callback(format!("{gref}|50000|ok|good")).await,
+        "Confirmed"
+    );
+    e.script.lock().unwrap().refund_outcome = Some(RefundOutcome::Pending);
+    let (s, v, _) = e
+        .post(
+            &format!("/v1/payments/{id}/refunds"),
+            Some("rr1"),
+            &json!({"amount": 20000, "reason": "Nộp thừa"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["refund"]["state"], "pending", "{v}");
+    let next_day = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+    assert_eq!(instance(&e).refunds_due(next_day).await.unwrap(), 1);
+    {
+        let s = e.script.lock().unwrap();
+        assert_eq!(s.refunds.len(), 2);
+        let (first, retry) = (&s.refunds[0], &s.refunds[1]);
+        assert_eq!(retry.refund_ref, first.refund_ref);
+        assert!(
+            (retry.created_at - first.created_at).abs() < time::Duration::seconds(1),
+            "retry dated {} but the refund was created {}",
+            retry.created_at,
+            first.created_at
+        );
+    }
+    assert_eq!(e.state(&id).await["refunds"][0]["state"], "pending");
+    e.app.stop().await;
+}
+on_both_databases!(refund_retry_db, refund_retry_keeps_the_refunds_date);
+
 async fn refunds_cancel_expiry(db: Db) {
     let e = env(db, &[]).await;
     // Paid, then refunded in two parts.

@@ -118,7 +118,10 @@ pub struct RefundRequest {
     pub amount_vnd: i64,
     pub full: bool,
     pub reason: String,
+    /// When the paid attempt was created (VNPAY's vnp_TransactionDate).
     pub original_created_at: OffsetDateTime,
+    /// When the refund was created: the same on every retry of it (ZaloPay's m_refund_id is
+    /// dated from it, so a later day's retry can only ask query_refund, never refund again).
     pub created_at: OffsetDateTime,
     pub created_by: String,
     pub client_ip: String,

@@ -1594,7 +1594,10 @@ impl Payments {
             full: r.full,
             reason: r.reason.clone(),
             original_created_at: a.created_at,
-            created_at: now,
+            // The refund's own creation time, never this call's: a retry must send the request
+            // first sent (ZaloPay dates m_refund_id from it, and a new date would be a second
+            // refund of the same money).
+            created_at: r.created_at,
             created_by: actor.to_owned(),
             client_ip: client_ip.to_owned(),
         };
