@@ -29,6 +29,23 @@ impl Default for ParseLimits {
 }
 
 /// PDF whitespace (ISO 32000-2 Table 1).
+/// The value of a hex digit, or 0xff for any other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
 pub fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0C | 0)
 }
@@ -266,24 +283,32 @@ impl<'a> Parser<'a> {
     fn parse_hex_string(&mut self) -> Result<Vec<u8>, PdfError> {
         self.pos += 1;
         let rest = self.buf.get(self.pos..).unwrap_or_default();
-        let close = rest
-            .iter()
-            .position(|&b| b == b'>')
-            .ok_or_else(|| self.err("hex string end"))?;
+        let close = memchr::memchr(b'>', rest).ok_or_else(|| self.err("hex string end"))?;
         self.check_string_len(close / 2)?;
+        let digits = rest.get(..close).unwrap_or_default();
         let mut out = Vec::with_capacity(close / 2);
+        // A signature's /Contents is tens of kilobytes of hex without whitespace: decode pairs
+        // through a table until something else than two hex digits comes, then go on one byte
+        // at a time (whitespace, an odd digit count, or an error to report at its position).
+        let mut i = 0;
+        while let Some(&[h, l]) = digits.get(i..i + 2) {
+            let (h, l) = (HEX_VALUE[usize::from(h)], HEX_VALUE[usize::from(l)]);
+            if (h | l) & 0xf0 != 0 {
+                break;
+            }
+            out.push(h << 4 | l);
+            i += 2;
+        }
         let mut hi: Option<u8> = None;
-        for (i, &b) in rest.iter().take(close).enumerate() {
-            let v = match b {
-                b'0'..=b'9' => b - b'0',
-                b'a'..=b'f' => b - b'a' + 10,
-                b'A'..=b'F' => b - b'A' + 10,
-                _ if is_ws(b) => continue,
-                _ => {
-                    self.pos += i;
-                    return Err(self.err("hex digit"));
+        for (j, &b) in digits.iter().enumerate().skip(i) {
+            let v = HEX_VALUE[usize::from(b)];
+            if v & 0xf0 != 0 {
+                if is_ws(b) {
+                    continue;
                 }
-            };
+                self.pos += j;
+                return Err(self.err("hex digit"));
+            }
             match hi.take() {
                 Some(h) => out.push(h << 4 | v),
                 None => hi = Some(v),
@@ -425,6 +450,73 @@ mod tests {
 
     fn parse(s: &[u8]) -> Result<Obj, PdfError> {
         Parser::new(s, 0, ParseLimits::default()).parse_object()
+    }
+
+    /// The one-byte-at-a-time decoder the table-driven fast path must agree with.
+    fn reference_hex(digits: &[u8]) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut hi: Option<u8> = None;
+        for &b in digits {
+            let v = match b {
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'f' => b - b'a' + 10,
+                b'A'..=b'F' => b - b'A' + 10,
+                _ if is_ws(b) => continue,
+                _ => return None,
+            };
+            match hi.take() {
+                Some(h) => out.push(h << 4 | v),
+                None => hi = Some(v),
+            }
+        }
+        if let Some(h) = hi {
+            out.push(h << 4);
+        }
+        Some(out)
+    }
+
+    #[test]
+    fn hex_strings_decode_like_the_reference() {
+        // Every string of up to 5 symbols over digits, whitespace and a non-hex byte, plus long
+        // runs with whitespace or a bad byte at every position.
+        let alphabet = [b'0', b'9', b'a', b'F', b' ', b'\n', b'g'];
+        let mut cases: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut frontier = cases.clone();
+        for _ in 0..5 {
+            frontier = frontier
+                .iter()
+                .flat_map(|c| {
+                    alphabet.iter().map(move |&a| {
+                        let mut c = c.clone();
+                        c.push(a);
+                        c
+                    })
+                })
+                .collect();
+            cases.extend(frontier.iter().cloned());
+        }
+        let long: Vec<u8> = b"0123456789abcdefABCDEF".repeat(20);
+        for pos in 0..long.len() {
+            for odd in [b' ', b'\r', b'z'] {
+                let mut c = long.clone();
+                c.insert(pos, odd);
+                cases.push(c);
+            }
+        }
+        for digits in cases {
+            let mut src = vec![b'<'];
+            src.extend_from_slice(&digits);
+            src.push(b'>');
+            let got = parse(&src)
+                .ok()
+                .and_then(|o| o.as_str_bytes().map(<[u8]>::to_vec));
+            assert_eq!(
+                got,
+                reference_hex(&digits),
+                "{:?}",
+                String::from_utf8_lossy(&digits)
+            );
+        }
     }
 
     #[test]

@@ -360,6 +360,25 @@ impl<'a> PdfDocument<'a> {
         }
     }
 
+    /// The object written at `offset` if it is object `id` there, exactly as written (no repair
+    /// of a wrong offset): what a signature dictionary is judged on. Shares the parsed-object
+    /// cache with [`Self::object`], so the change analysis does not parse it again.
+    pub fn object_exactly_at(&self, id: ObjId, offset: usize) -> Option<Obj> {
+        if let Some(obj) = self.parsed.borrow().get(&(offset, id.0)) {
+            return Some(obj.clone());
+        }
+        match parse_indirect_at(self.bytes, offset, self.limits.parse_limits()) {
+            Ok((got, obj, _)) if got.0 == id.0 => {
+                let mut cache = self.parsed.borrow_mut();
+                if cache.len() < MAX_CACHED_OBJECTS {
+                    cache.insert((offset, id.0), obj.clone());
+                }
+                Some(obj)
+            }
+            _ => None,
+        }
+    }
+
     fn load_in_file(&self, id: ObjId, offset: usize) -> Result<Resolved, PdfError> {
         if let Some(obj) = self.parsed.borrow().get(&(offset, id.0)) {
             return Ok(Resolved {

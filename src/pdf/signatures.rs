@@ -14,7 +14,7 @@ use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 use super::lexer::is_ws;
 use super::object::{decode_text, Dict, Obj, ObjId, Value};
 use super::xref::XrefEntry;
-use super::{parse_indirect_at, PdfDocument, PdfError, Warning};
+use super::{PdfDocument, PdfError, Warning};
 
 /// A signature or document timestamp found in the document.
 #[derive(Debug, Clone, PartialEq)]
@@ -349,22 +349,18 @@ fn build(
     rev: usize,
     f: &Found,
 ) -> Result<SignatureField, PdfError> {
-    let file = doc.bytes();
     let last = doc.revisions().len().saturating_sub(1);
     let mut defect = None;
     // The signature dictionary as written at its xref offset (no repair).
     let sig: Option<(Dict, bool)> = match f.v.value {
         Value::Ref(id) => match doc.entry(rev, id.0)? {
-            Some((_, XrefEntry::InFile { offset, .. })) => {
-                match parse_indirect_at(file, offset, doc.limits().parse_limits()) {
-                    Ok((got, obj, _)) if got.0 == id.0 => obj.as_dict().cloned().map(|d| (d, true)),
-                    _ => None,
-                }
+            Some((_, XrefEntry::InFile { offset, .. })) => doc
+                .object_exactly_at(id, offset)
+                .and_then(|obj| obj.as_dict().cloned().map(|d| (d, true)))
                 .or_else(|| {
                     defect = Some(CoverageDefect::SigDictUnreadable);
                     None
-                })
-            }
+                }),
             Some((_, XrefEntry::InStream { .. })) => {
                 defect = Some(CoverageDefect::SigDictInObjectStream);
                 doc.object(rev, id)

@@ -595,6 +595,36 @@ fn crl_scope_covers(cert: &X509Ref, crl: &X509Crl) -> Result<bool, RevocationErr
     Ok(true)
 }
 
+type CrlSignatureKey = ([u8; 32], Vec<u8>);
+
+/// Whether `crl` (whose DER has the SHA-256 `crl_sha256`) carries a valid signature by
+/// `issuer`'s key. A pure function of the two, so it is kept across verifications: the CRL of a
+/// licensed CA comes embedded in every document its citizens sign that day, and is checked for
+/// every certificate it might cover. Bounded; emptied when full.
+fn crl_signed_by(crl: &X509Crl, crl_sha256: &[u8; 32], issuer: &X509Ref) -> bool {
+    type Cache = std::sync::Mutex<HashMap<CrlSignatureKey, bool>>;
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    const ENTRIES: usize = 4096;
+    let Ok(issuer_id) = issuer.digest(MessageDigest::sha256()) else {
+        return false;
+    };
+    let key: CrlSignatureKey = (*crl_sha256, issuer_id.to_vec());
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(ok) = cache.lock().ok().and_then(|m| m.get(&key).copied()) {
+        return ok;
+    }
+    let ok = crate::pki::cms::cached_public_key(issuer)
+        .ok()
+        .is_some_and(|k| crl.verify(&k).unwrap_or(false));
+    if let Ok(mut m) = cache.lock() {
+        if m.len() >= ENTRIES {
+            m.clear();
+        }
+        m.insert(key, ok);
+    }
+    ok
+}
+
 fn crl_finding(
     cert: &X509Ref,
     issuer: &X509Ref,
@@ -621,12 +651,8 @@ fn crl_finding(
             issuer: issuer_name,
         });
     }
-    let key =
-        crate::pki::cms::cached_public_key(issuer).map_err(|_| RevocationError::BadSignature {
-            kind,
-            issuer: issuer_name.clone(),
-        })?;
-    if !crl.verify(&key).unwrap_or(false) {
+    let crl_sha256 = sha256(&der);
+    if !crl_signed_by(crl, &crl_sha256, issuer) {
         return Err(RevocationError::BadSignature {
             kind,
             issuer: issuer_name,
@@ -661,7 +687,7 @@ fn crl_finding(
     };
     let evidence = Evidence {
         kind,
-        sha256: sha256(&der),
+        sha256: crl_sha256,
         der,
         issuer: name_string(crl.issuer_name()),
         this_update,
