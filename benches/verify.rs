@@ -68,6 +68,39 @@ fn bench_file(c: &mut Criterion, name: &str, path: &Path, crls: bool) {
     group.finish();
 }
 
+/// The same document, but as if its signer had never been seen: what is kept about the signer's
+/// certificate (its validated path, what its OCSP response says), which a new citizen's
+/// certificate would not find, is forgotten before every verification. What every document
+/// shares (the CA's and the time-stamping unit's certificates, paths, CRLs) stays known.
+fn bench_new_signer(c: &mut Criterion, name: &str, path: &Path) {
+    let bytes = std::fs::read(path).expect("bench file");
+    let ctx = context();
+    let opts = options(false);
+    let input = Input::Pdf(bytes.clone());
+    let report = ctx
+        .run(&input, &opts, AT, &Default::default())
+        .expect("readable")
+        .outcome
+        .report;
+    let signer_hex = &report.signatures[0]
+        .signer
+        .as_ref()
+        .expect("signer")
+        .certificate_sha256;
+    let mut signer = [0u8; 32];
+    hex::decode_to_slice(signer_hex, &mut signer).expect("sha256 hex");
+    let mut group = c.benchmark_group("verify");
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            antin::pki::path::forget_kept_paths_of(&signer);
+            antin::pki::revocation::forget_ocsp_facts_about(&signer);
+            verify_once(&ctx, &input, &opts)
+        })
+    });
+    group.finish();
+}
+
 fn sha256_baseline(c: &mut Criterion, name: &str, path: &Path) {
     let bytes = std::fs::read(path).expect("bench file");
     let mut group = c.benchmark_group("sha256");
@@ -121,6 +154,11 @@ fn benches(c: &mut Criterion) {
         "100k_1sig_rsa2048_lt",
         &fixtures.join("bench-100k.pdf"),
         false,
+    );
+    bench_new_signer(
+        c,
+        "100k_1sig_rsa2048_lt_new_signer",
+        &fixtures.join("bench-100k.pdf"),
     );
     bench_file(c, "5sig", &fixtures.join("bench-5sig.pdf"), true);
     sha256_baseline(c, "100k", &fixtures.join("bench-100k.pdf"));

@@ -493,7 +493,7 @@ pub fn global_cert_cache() -> &'static CertCache {
 }
 
 type PublicKeyCache = std::sync::Mutex<
-    std::collections::HashMap<Vec<u8>, openssl::pkey::PKey<openssl::pkey::Public>>,
+    std::collections::HashMap<[u8; 32], openssl::pkey::PKey<openssl::pkey::Public>>,
 >;
 
 /// A certificate's public key, decoded once per certificate in this process (OpenSSL 3.0 takes
@@ -504,9 +504,7 @@ pub fn cached_public_key(
 ) -> Result<openssl::pkey::PKey<openssl::pkey::Public>, ErrorStack> {
     static CACHE: std::sync::OnceLock<PublicKeyCache> = std::sync::OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    let id = cert
-        .digest(openssl::hash::MessageDigest::sha256())?
-        .to_vec();
+    let id = super::cert_facts::sha256(cert);
     if let Some(k) = cache.lock().ok().and_then(|m| m.get(&id).cloned()) {
         return Ok(k);
     }

@@ -1,6 +1,7 @@
 //! Certificates, trust anchors, path validation, revocation, CMS signatures and timestamps.
 
 pub mod algorithms;
+pub mod cert_facts;
 pub mod cms;
 pub mod digest_memo;
 pub mod fetch;

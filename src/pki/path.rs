@@ -38,7 +38,7 @@ pub const MAX_ALTERNATIVE_PATHS: usize = 8;
 pub const ANY_POLICY: &str = "2.5.29.32.0";
 
 /// What the leaf certificate is validated for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Purpose {
     /// A signer of documents: keyUsage, when present, must allow digitalSignature or
@@ -53,7 +53,7 @@ pub enum Purpose {
 }
 
 /// The policy inputs of RFC 5280 6.1.1 (c), (e), (f), (g). The default accepts any policy.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PathPolicy {
     /// user-initial-policy-set as dotted OIDs; empty means {anyPolicy}.
     pub initial_policy_set: Vec<String>,
@@ -307,7 +307,130 @@ pub fn asn1_to_offset(t: &Asn1TimeRef) -> Option<OffsetDateTime> {
 }
 
 /// Builds and validates a path for `inputs.leaf` (RFC 5280 6.1) at `inputs.time`.
+///
+/// A path that validated is kept, with the period in which every certificate on it is valid,
+/// and answers a later validation of the same leaf with the same candidates, anchors, purpose
+/// and policy at any time inside that period: without CRLs in the check (`native_crls`), the
+/// time enters RFC 5280 6.1 only through the validity periods, and the signatures, names,
+/// constraints and policies of a fixed path do not change. (The same time-stamping unit and
+/// OCSP responder certificates, with the same CA chain, come with every document.) A failure
+/// is never kept: it is recomputed, and reported in full, every time.
 pub fn validate_path(inputs: &PathInputs<'_>) -> PathResult {
+    if inputs.native_crls.is_some() {
+        return validate_path_uncached(inputs);
+    }
+    let key = path_cache::key(inputs);
+    if let Some(chain) = path_cache::lookup(&key, inputs.time) {
+        return PathResult {
+            chain,
+            result: Ok(()),
+        };
+    }
+    let result = validate_path_uncached(inputs);
+    if result.result.is_ok() {
+        path_cache::store(key, inputs.leaf, &result.chain);
+    }
+    result
+}
+
+/// Forgets the kept paths of the leaf certificate with this SHA-256 (benchmarks measure with it
+/// the cost of a signer never seen before).
+pub fn forget_kept_paths_of(leaf_sha256: &[u8; 32]) {
+    path_cache::forget_leaf(leaf_sha256);
+}
+
+/// Validated paths, by their inputs (see [`validate_path`]).
+mod path_cache {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+
+    use openssl::x509::X509;
+
+    use super::PathInputs;
+    use crate::pki::cert_facts;
+
+    /// SHA-256 over the leaf, the untrusted candidates in order, the trust store's contents,
+    /// the purpose and the policy.
+    pub(super) type Key = [u8; 32];
+
+    struct Entry {
+        leaf: [u8; 32],
+        chain: Vec<X509>,
+        /// Unix seconds: every certificate of `chain` is valid from `from` to `until` inclusive
+        /// (OpenSSL compares the validation time in whole seconds, notBefore <= t <= notAfter).
+        from: i64,
+        until: i64,
+    }
+
+    const ENTRIES: usize = 1024;
+
+    fn table() -> &'static Mutex<HashMap<Key, Entry>> {
+        static TABLE: OnceLock<Mutex<HashMap<Key, Entry>>> = OnceLock::new();
+        TABLE.get_or_init(Default::default)
+    }
+
+    pub(super) fn key(inputs: &PathInputs<'_>) -> Key {
+        let mut h = openssl::sha::Sha256::new();
+        h.update(b"antin path v1");
+        h.update(&cert_facts::sha256(inputs.leaf));
+        h.update(&(inputs.untrusted.len() as u64).to_be_bytes());
+        for c in inputs.untrusted {
+            h.update(&cert_facts::sha256(c));
+        }
+        h.update(inputs.trust.contents_id());
+        // Purpose and policy in full (their Debug form spells out every field and OID).
+        h.update(format!("{:?}{:?}", inputs.purpose, inputs.policy).as_bytes());
+        h.finish()
+    }
+
+    pub(super) fn forget_leaf(leaf: &[u8; 32]) {
+        if let Ok(mut t) = table().lock() {
+            t.retain(|_, e| &e.leaf != leaf);
+        }
+    }
+
+    pub(super) fn lookup(key: &Key, time: time::OffsetDateTime) -> Option<Vec<X509>> {
+        let t = time.unix_timestamp();
+        let table = table().lock().ok()?;
+        let e = table.get(key)?;
+        (e.from <= t && t <= e.until).then(|| e.chain.clone())
+    }
+
+    pub(super) fn store(key: Key, leaf: &X509, chain: &[X509]) {
+        let mut from = i64::MIN;
+        let mut until = i64::MAX;
+        for c in chain {
+            let f = cert_facts::of(c);
+            match (f.not_before, f.not_after) {
+                (Some(nb), Some(na)) => {
+                    from = from.max(nb.unix_timestamp());
+                    until = until.min(na.unix_timestamp());
+                }
+                // A period we cannot read exactly is not cached.
+                _ => return,
+            }
+        }
+        if chain.is_empty() || from > until {
+            return;
+        }
+        if let Ok(mut t) = table().lock() {
+            if t.len() >= ENTRIES {
+                t.clear();
+            }
+            t.insert(
+                key,
+                Entry {
+                    leaf: cert_facts::sha256(leaf),
+                    chain: chain.to_vec(),
+                    from,
+                    until,
+                },
+            );
+        }
+    }
+}
+
+fn validate_path_uncached(inputs: &PathInputs<'_>) -> PathResult {
     let mut excluded: Vec<X509> = Vec::new();
     let mut first = match run_openssl(inputs, false, &excluded) {
         Ok(o) => o,
@@ -673,6 +796,78 @@ pub fn display_name(name: &openssl::x509::X509NameRef) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn test_cert(name: &str) -> X509 {
+        let pem = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("certs/test-pki")
+                .join(name),
+        )
+        .expect("test certificate");
+        X509::from_pem(&pem).expect("pem")
+    }
+
+    #[test]
+    fn a_kept_path_answers_only_inside_its_validity_and_for_the_same_inputs() {
+        let leaf = test_cert("citizen-an.pem");
+        let ca = test_cert("licensed-ca.pem");
+        let mut trust = TrustStore::new();
+        trust
+            .add_anchor(test_cert("root-ca.pem"), None)
+            .expect("anchor");
+        let nb = asn1_to_offset(leaf.not_before()).expect("notBefore");
+        let na = asn1_to_offset(leaf.not_after()).expect("notAfter");
+        let untrusted = [ca];
+        let run = |trust: &TrustStore, time: OffsetDateTime, purpose: Purpose| {
+            validate_path(&PathInputs {
+                leaf: &leaf,
+                untrusted: &untrusted,
+                trust,
+                time,
+                purpose,
+                policy: PathPolicy::default(),
+                native_crls: None,
+            })
+        };
+        let inside = nb + time::Duration::days(1);
+        // Twice inside: the second answer comes from the kept path and is the same.
+        let first = run(&trust, inside, Purpose::DocumentSigning);
+        assert!(first.result.is_ok(), "{:?}", first.result);
+        let second = run(
+            &trust,
+            inside + time::Duration::hours(1),
+            Purpose::DocumentSigning,
+        );
+        assert!(second.result.is_ok());
+        assert_eq!(first.chain, second.chain);
+        assert_eq!(first.chain.len(), 3);
+        // The last second of validity is inside; one second later is not.
+        assert!(run(&trust, na, Purpose::DocumentSigning).result.is_ok());
+        let after = run(
+            &trust,
+            na + time::Duration::seconds(1),
+            Purpose::DocumentSigning,
+        );
+        assert!(after.result.as_ref().is_err_and(PathError::is_time_failure));
+        let before = run(
+            &trust,
+            nb - time::Duration::seconds(1),
+            Purpose::DocumentSigning,
+        );
+        assert!(before
+            .result
+            .as_ref()
+            .is_err_and(PathError::is_time_failure));
+        // Another trust store (here: without the root) is validated afresh.
+        let empty = TrustStore::new();
+        assert!(matches!(
+            run(&empty, inside, Purpose::DocumentSigning).result,
+            Err(PathError::NoChain { .. })
+        ));
+        // Another purpose is validated afresh (a citizen's certificate is no TSA).
+        assert!(run(&trust, inside, Purpose::Timestamping).result.is_err());
+        assert!(run(&trust, inside, Purpose::DocumentSigning).result.is_ok());
+    }
 
     #[test]
     fn sub_indications_follow_the_table() {

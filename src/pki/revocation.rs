@@ -595,7 +595,7 @@ fn crl_scope_covers(cert: &X509Ref, crl: &X509Crl) -> Result<bool, RevocationErr
     Ok(true)
 }
 
-type CrlSignatureKey = ([u8; 32], Vec<u8>);
+type CrlSignatureKey = ([u8; 32], [u8; 32]);
 
 /// Whether `crl` (whose DER has the SHA-256 `crl_sha256`) carries a valid signature by
 /// `issuer`'s key. A pure function of the two, so it is kept across verifications: the CRL of a
@@ -605,10 +605,7 @@ fn crl_signed_by(crl: &X509Crl, crl_sha256: &[u8; 32], issuer: &X509Ref) -> bool
     type Cache = std::sync::Mutex<HashMap<CrlSignatureKey, bool>>;
     static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
     const ENTRIES: usize = 4096;
-    let Ok(issuer_id) = issuer.digest(MessageDigest::sha256()) else {
-        return false;
-    };
-    let key: CrlSignatureKey = (*crl_sha256, issuer_id.to_vec());
+    let key: CrlSignatureKey = (*crl_sha256, super::cert_facts::sha256(issuer));
     let cache = CACHE.get_or_init(Default::default);
     if let Some(ok) = cache.lock().ok().and_then(|m| m.get(&key).copied()) {
         return ok;
@@ -712,12 +709,21 @@ struct OcspFacts {
     signer: String,
 }
 
-type OcspKey = ([u8; 32], Vec<u8>, Vec<u8>);
+type OcspKey = ([u8; 32], [u8; 32], [u8; 32]);
 type OcspCache = std::sync::Mutex<HashMap<OcspKey, Result<Option<OcspFacts>, RevocationError>>>;
 
 fn ocsp_cache() -> &'static OcspCache {
     static CACHE: std::sync::OnceLock<OcspCache> = std::sync::OnceLock::new();
     CACHE.get_or_init(Default::default)
+}
+
+/// Forgets what was learnt from OCSP responses about the certificate with this SHA-256
+/// (benchmarks measure with it the cost of a signer never seen before: each citizen's
+/// certificate comes with its own response).
+pub fn forget_ocsp_facts_about(cert_sha256: &[u8; 32]) {
+    if let Ok(mut m) = ocsp_cache().lock() {
+        m.retain(|(_, cert, _), _| cert != cert_sha256);
+    }
 }
 
 /// Bounds the cache; it is simply emptied when full (entries are cheap to recompute).
@@ -730,12 +736,11 @@ fn ocsp_finding(
     now: OffsetDateTime,
 ) -> Result<Option<Finding>, RevocationError> {
     let kind = EvidenceKind::Ocsp;
-    let digest = |c: &X509Ref| {
-        c.digest(MessageDigest::sha256())
-            .map(|d| d.to_vec())
-            .unwrap_or_default()
-    };
-    let key: OcspKey = (sha256(der), digest(cert), digest(issuer));
+    let key: OcspKey = (
+        sha256(der),
+        super::cert_facts::sha256(cert),
+        super::cert_facts::sha256(issuer),
+    );
     let cached = ocsp_cache().lock().ok().and_then(|m| m.get(&key).cloned());
     let facts = match cached {
         Some(f) => f,

@@ -147,6 +147,9 @@ pub struct TrustStore {
     intermediates: Vec<X509>,
     /// SHA-256 of each intermediate, to keep loading linear.
     intermediate_fps: std::collections::HashSet<[u8; 32]>,
+    /// A digest of what was added, in order: two stores with the same id hold the same anchors
+    /// and intermediates (what a path validation result may be cached under).
+    contents_id: [u8; 32],
 }
 
 impl TrustStore {
@@ -159,6 +162,7 @@ impl TrustStore {
     pub fn add_anchor(&mut self, cert: X509, source: Option<PathBuf>) -> Result<(), TrustError> {
         let anchor = TrustAnchor::new(cert, source)?;
         if self.anchor_fps.insert(anchor.sha256) {
+            self.note_added(b'a', &anchor.sha256);
             self.anchors.push(anchor);
         }
         Ok(())
@@ -168,6 +172,7 @@ impl TrustStore {
     pub fn add_intermediate(&mut self, cert: X509) -> Result<(), TrustError> {
         let fp = sha256_fingerprint(&cert)?;
         if self.intermediate_fps.insert(fp) {
+            self.note_added(b'i', &fp);
             self.intermediates.push(cert);
         }
         Ok(())
@@ -221,6 +226,19 @@ impl TrustStore {
         Ok(n)
     }
 
+    fn note_added(&mut self, kind: u8, fp: &[u8; 32]) {
+        let mut h = openssl::sha::Sha256::new();
+        h.update(&self.contents_id);
+        h.update(&[kind]);
+        h.update(fp);
+        self.contents_id = h.finish();
+    }
+
+    /// Identifies the store's contents (anchors and intermediates, in the order added).
+    pub fn contents_id(&self) -> &[u8; 32] {
+        &self.contents_id
+    }
+
     /// The configured anchors.
     pub fn anchors(&self) -> &[TrustAnchor] {
         &self.anchors
@@ -233,7 +251,7 @@ impl TrustStore {
 
     /// The anchor with exactly this certificate (same DER), if any.
     pub fn find_anchor(&self, cert: &X509Ref) -> Option<&TrustAnchor> {
-        let fp = sha256_fingerprint(cert).ok()?;
+        let fp = super::cert_facts::sha256(cert);
         self.anchors.iter().find(|a| a.sha256 == fp)
     }
 

@@ -17,6 +17,7 @@ use super::report::{
 };
 use crate::config::RevocationMode;
 use crate::pki::algorithms::AlgorithmPolicy;
+use crate::pki::cert_facts;
 use crate::pki::cms::{self, CmsVerification};
 use crate::pki::identity;
 use crate::pki::path::{self, PathInputs, PathPolicy, Purpose};
@@ -979,21 +980,17 @@ pub fn finish(report: &mut SignatureReport) {
 fn chain_report(chain: &[X509], trust: &TrustStore) -> Vec<CertReport> {
     chain
         .iter()
-        .map(|c| CertReport {
-            subject: identity::format_dn(c.subject_name()),
-            issuer: identity::format_dn(c.issuer_name()),
-            serial: serial_hex(c),
-            not_before: path::asn1_to_offset(c.not_before())
-                .map(vietnam)
-                .unwrap_or_default(),
-            not_after: path::asn1_to_offset(c.not_after())
-                .map(vietnam)
-                .unwrap_or_default(),
-            sha256: c
-                .digest(openssl::hash::MessageDigest::sha256())
-                .map(|d| hex::encode(&*d))
-                .unwrap_or_default(),
-            trust_anchor: trust.is_anchor(c),
+        .map(|c| {
+            let f = cert_facts::of(c);
+            CertReport {
+                subject: f.subject.clone(),
+                issuer: f.issuer.clone(),
+                serial: f.serial_hex.clone(),
+                not_before: f.not_before.map(vietnam).unwrap_or_default(),
+                not_after: f.not_after.map(vietnam).unwrap_or_default(),
+                sha256: hex::encode(f.sha256),
+                trust_anchor: trust.is_anchor(c),
+            }
         })
         .collect()
 }
@@ -1020,10 +1017,7 @@ fn signer_report(cert: &X509) -> SignerReport {
         not_after: path::asn1_to_offset(cert.not_after())
             .map(vietnam)
             .unwrap_or_default(),
-        certificate_sha256: cert
-            .digest(openssl::hash::MessageDigest::sha256())
-            .map(|d| hex::encode(&*d))
-            .unwrap_or_default(),
+        certificate_sha256: hex::encode(cert_facts::sha256(cert)),
     }
 }
 
