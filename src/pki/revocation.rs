@@ -721,7 +721,7 @@ fn crl_finding(
 /// function of (response, certificate, issuer), so it is kept across verifications (the same
 /// DSS responses come with every signature and every document of a batch). The checks against
 /// the validation time are made on every call.
-#[derive(Clone)]
+#[derive(Clone, Debug, PartialEq)]
 struct OcspFacts {
     status: OcspCertStatus,
     reason: i32,
@@ -818,9 +818,26 @@ fn ocsp_facts(
     issuer: &X509Ref,
     der: &[u8],
 ) -> Result<Option<OcspFacts>, RevocationError> {
+    ocsp_facts_split(cert, issuer, der, true)
+}
+
+fn ocsp_facts_split(
+    cert: &X509Ref,
+    issuer: &X509Ref,
+    der: &[u8],
+    split: bool,
+) -> Result<Option<OcspFacts>, RevocationError> {
     let kind = EvidenceKind::Ocsp;
     let malformed = |d: String| RevocationError::Malformed { kind, detail: d };
-    let resp = OcspResponse::from_der(der).map_err(|e| malformed(e.to_string()))?;
+    // OpenSSL decodes every certificate a response carries (~120 µs each in OpenSSL 3.0), and
+    // a delegated responder sends its certificate with every response: give OpenSSL the response
+    // without them (the signed part is unchanged) and take the certificates from the shared cache.
+    let (stripped, carried) = match split.then(|| split_carried_certs(der)).flatten() {
+        Some((stripped, carried)) => (Some(stripped), Some(carried)),
+        None => (None, None),
+    };
+    let resp = OcspResponse::from_der(stripped.as_deref().unwrap_or(der))
+        .map_err(|e| malformed(e.to_string()))?;
     if resp.status() != OcspResponseStatus::SUCCESSFUL {
         return Err(RevocationError::OcspNotSuccessful {
             status: resp.status().as_raw(),
@@ -863,7 +880,8 @@ fn ocsp_facts(
         return Ok(None);
     };
     let produced_at = ossl_ffi::ocsp_produced_at(&basic).and_then(asn1_to_offset);
-    let signer = ocsp_signer(issuer, &basic, produced_at)?;
+    let carried = carried.unwrap_or_else(|| ossl_ffi::ocsp_certs(&basic));
+    let signer = ocsp_signer(issuer, &basic, &carried, produced_at)?;
     Ok(Some(OcspFacts {
         status,
         reason,
@@ -875,12 +893,113 @@ fn ocsp_facts(
     }))
 }
 
+/// One DER value at the start of `der`: (tag, content, the whole value's length). Definite,
+/// minimal lengths only (what DER allows); anything else is `None`.
+fn der_tlv(der: &[u8]) -> Option<(u8, &[u8], usize)> {
+    let tag = *der.first()?;
+    let first = *der.get(1)?;
+    let (header, len) = if first < 0x80 {
+        (2usize, usize::from(first))
+    } else {
+        let n = usize::from(first & 0x7f);
+        let bytes = der.get(2..2 + n)?;
+        if n == 0 || n > 4 || bytes.first() == Some(&0) {
+            return None;
+        }
+        let len = bytes.iter().fold(0usize, |a, b| (a << 8) | usize::from(*b));
+        if len < 0x80 {
+            return None;
+        }
+        (2 + n, len)
+    };
+    let end = header.checked_add(len)?;
+    Some((tag, der.get(header..end)?, end))
+}
+
+/// One DER value inside a constructed one: (tag, content, the whole encoding).
+type DerItem<'a> = (u8, &'a [u8], &'a [u8]);
+
+/// The DER values that fill `content` exactly, in order.
+fn der_items(mut content: &[u8]) -> Option<Vec<DerItem<'_>>> {
+    let mut out = Vec::new();
+    while !content.is_empty() {
+        let (tag, inner, len) = der_tlv(content)?;
+        out.push((tag, inner, content.get(..len)?));
+        content = content.get(len..)?;
+    }
+    Some(out)
+}
+
+fn der_wrap(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut out = vec![tag];
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(bytes.get(skip..).unwrap_or_default());
+    }
+    for p in parts {
+        out.extend_from_slice(p);
+    }
+    out
+}
+
+/// Splits a DER OCSPResponse (RFC 6960 4.2.1) whose BasicOCSPResponse carries certificates into
+/// the same response without them and the certificates, decoded through the shared cache. The
+/// signed tbsResponseData, the algorithm and the signature are kept byte for byte. `None` when
+/// there are none to split off, or when anything is not exactly the DER expected (the caller
+/// then gives OpenSSL the response as received, and its errors are reported as before).
+fn split_carried_certs(der: &[u8]) -> Option<(Vec<u8>, Vec<X509>)> {
+    let (0x30, outer, len) = der_tlv(der)? else {
+        return None;
+    };
+    if len != der.len() {
+        return None;
+    }
+    let [(0x0a, _, status), (0xa0, explicit, _)] = der_items(outer)?[..] else {
+        return None;
+    };
+    let [(0x30, bytes, _)] = der_items(explicit)?[..] else {
+        return None;
+    };
+    let [(0x06, _, response_type), (0x04, basic_der, _)] = der_items(bytes)?[..] else {
+        return None;
+    };
+    let [(0x30, basic, _)] = der_items(basic_der)?[..] else {
+        return None;
+    };
+    let items = der_items(basic)?;
+    let [(0x30, _, tbs), (0x30, _, algorithm), (0x03, _, signature), (0xa0, certs, _)] = items[..]
+    else {
+        return None;
+    };
+    let [(0x30, list, _)] = der_items(certs)?[..] else {
+        return None;
+    };
+    let mut carried = Vec::new();
+    for (tag, _, cert) in der_items(list)? {
+        if tag != 0x30 {
+            return None;
+        }
+        carried.push(crate::pki::cms::cached_certificate(cert).ok()?);
+    }
+    let basic = der_wrap(0x30, &[tbs, algorithm, signature]);
+    let octets = der_wrap(0x04, &[&basic]);
+    let bytes = der_wrap(0x30, &[response_type, &octets]);
+    let explicit = der_wrap(0xa0, &[&bytes]);
+    Some((der_wrap(0x30, &[status, &explicit]), carried))
+}
+
 /// Finds who signed the OCSP response: the issuer itself, or a delegated responder certificate
 /// (carried in the response) issued by the issuer, with id-kp-OCSPSigning, valid at producedAt
 /// (RFC 6960 4.2.2.2). Returns the signer's subject.
 fn ocsp_signer(
     issuer: &X509Ref,
     basic: &openssl::ocsp::OcspBasicResponseRef,
+    carried: &[X509],
     produced_at: Option<OffsetDateTime>,
 ) -> Result<String, RevocationError> {
     let kind = EvidenceKind::Ocsp;
@@ -909,23 +1028,15 @@ fn ocsp_signer(
     // issuer, or by a certificate the issuer authorised.
     let issuer_sha256 = crate::pki::cert_facts::sha256(issuer);
     let mut unauthorised = None;
-    for carried in ossl_ffi::ocsp_certs(basic) {
-        let c = match carried
-            .to_der()
-            .ok()
-            .and_then(|der| crate::pki::cms::cached_certificate(&der).ok())
-        {
-            Some(shared) => shared,
-            None => carried,
-        };
-        if crate::pki::cert_facts::sha256(&c) == issuer_sha256 {
+    for c in carried {
+        if crate::pki::cert_facts::sha256(c) == issuer_sha256 {
             continue;
         }
-        if !signed_by(&c) {
+        if !signed_by(c) {
             continue;
         }
         let issued_by_issuer =
-            issuer.issued(&c).as_raw() == 0 && cert_signed_by(&c, issuer, &issuer_sha256);
+            issuer.issued(c).as_raw() == 0 && cert_signed_by(c, issuer, &issuer_sha256);
         let has_eku = c
             .extended_key_usage()
             .is_some_and(|e| e.contains(X509ExtendedKeyUsage::OCSP_SIGN));
@@ -937,9 +1048,9 @@ fn ocsp_signer(
             None => false,
         };
         if issued_by_issuer && has_eku && valid_then {
-            return Ok(subject_string(&c));
+            return Ok(subject_string(c));
         }
-        unauthorised = Some(subject_string(&c));
+        unauthorised = Some(subject_string(c));
     }
     if signed_by(issuer) {
         return Ok(subject_string(issuer));
@@ -989,4 +1100,64 @@ pub fn ca_issuer_urls(cert: &X509Ref) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pki(name: &str) -> Vec<u8> {
+        std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("certs/test-pki")
+                .join(name),
+        )
+        .expect("test PKI file")
+    }
+
+    #[test]
+    fn splitting_off_carried_certificates_changes_no_answer() {
+        let cert = X509::from_pem(&pki("citizen-an.pem")).expect("cert");
+        let issuer = X509::from_pem(&pki("licensed-ca.pem")).expect("issuer");
+        let der = pki("citizen-an-good.ocsp");
+        let (stripped, carried) = split_carried_certs(&der).expect("carries its responder");
+        assert_eq!(carried.len(), 1);
+        let whole = OcspResponse::from_der(&der).expect("ocsp");
+        let whole_certs = ossl_ffi::ocsp_certs(&whole.basic().expect("basic"));
+        assert_eq!(
+            whole_certs[0].to_der().expect("der"),
+            carried[0].to_der().expect("der")
+        );
+        let bare = OcspResponse::from_der(&stripped).expect("stripped parses");
+        assert!(ossl_ffi::ocsp_certs(&bare.basic().expect("basic")).is_empty());
+        let good = ocsp_facts_split(&cert, &issuer, &der, true);
+        assert!(matches!(good, Ok(Some(_))), "{good:?}");
+        assert_eq!(good, ocsp_facts_split(&cert, &issuer, &der, false));
+        // Every one-bit change anywhere gets the same answer both ways (a changed signed part
+        // fails the signature, a changed certificate fails its checks, broken DER is refused).
+        for i in 0..der.len() {
+            for bit in [0x01u8, 0x80] {
+                let mut m = der.clone();
+                m[i] ^= bit;
+                assert_eq!(
+                    ocsp_facts_split(&cert, &issuer, &m, true),
+                    ocsp_facts_split(&cert, &issuer, &m, false),
+                    "byte {i} bit {bit:#x}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn der_lengths_are_strict() {
+        assert_eq!(der_tlv(&[0x30, 0x00]), Some((0x30, &[][..], 2)));
+        // Long form for a short length, a leading zero, indefinite length, past the end.
+        assert_eq!(der_tlv(&[0x30, 0x81, 0x05, 0, 0, 0, 0, 0]), None);
+        assert_eq!(der_tlv(&[0x30, 0x82, 0x00, 0x80]), None);
+        assert_eq!(der_tlv(&[0x30, 0x80, 0x00, 0x00]), None);
+        assert_eq!(der_tlv(&[0x30, 0x03, 0x00]), None);
+        let long = der_wrap(0x04, &[&[7u8; 300]]);
+        assert_eq!(&long[..4], &[0x04, 0x82, 0x01, 0x2c]);
+        assert_eq!(der_tlv(&long), Some((0x04, &[7u8; 300][..], 304)));
+    }
 }
