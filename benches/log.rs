@@ -99,10 +99,23 @@ fn appends(c: &mut Criterion, name: &str, url: &str) {
 }
 
 fn million(c: &mut Criterion) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("million.db").display());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // ANTIN_BENCH_KEEP_LOG=1 keeps the 1M-entry database (its path is printed) to profile
+    // `antin audit verify-log` on it afterwards.
+    let (_dropped_at_end, dir) = if std::env::var_os("ANTIN_BENCH_KEEP_LOG").is_some() {
+        let kept = tmp.keep();
+        eprintln!("keeping the 1M-entry log in {}", kept.display());
+        (None, kept)
+    } else {
+        let path = tmp.path().to_owned();
+        (Some(tmp), path)
+    };
+    let url = format!("sqlite://{}", dir.join("million.db").display());
     let rt = runtime();
     let log = rt.block_on(open(&url));
+    if std::env::var_os("ANTIN_BENCH_KEEP_LOG").is_some() {
+        eprintln!("its verifier key: {}", log.vkey());
+    }
     let start = Instant::now();
     rt.block_on(fill(&log, MILLION));
     let took = start.elapsed();

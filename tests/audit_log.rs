@@ -184,13 +184,20 @@ struct Tampered {
 
 /// A log of 30 entries with signed checkpoints at 10 and 30.
 async fn thirty_entries(db: Db) -> Tampered {
+    entries(db, 30).await
+}
+
+/// A log of `n` entries with signed checkpoints at 10 and `n`.
+async fn entries(db: Db, n: u64) -> Tampered {
     let dir = tempfile::tempdir().unwrap();
     let (log, config) = open_url(db, dir.path()).await;
     let first: Vec<_> = (0..10).map(admin_entry).collect();
     log.store().log_append(&first, now()).await.unwrap();
     log.checkpoint_now(now()).await.unwrap();
-    let rest: Vec<_> = (10..30).map(admin_entry).collect();
-    log.store().log_append(&rest, now()).await.unwrap();
+    let rest: Vec<_> = (10..n).map(admin_entry).collect();
+    for chunk in rest.chunks(1000) {
+        log.store().log_append(chunk, now()).await.unwrap();
+    }
     log.checkpoint_now(now()).await.unwrap();
     use secrecy::ExposeSecret;
     let url = config.database.url.expose_secret().to_owned();
@@ -337,6 +344,36 @@ async fn tampering_is_detected_and_named(db: Db) {
     );
 }
 on_both_databases!(tampering_tests, tampering_is_detected_and_named);
+
+/// Past the first page: `verify-log --database` reads pages of 1,000 several at a time; a
+/// deleted row, a deleted whole page and an edit in a later page are each named exactly.
+async fn tampering_past_the_first_pages_is_named(db: Db) {
+    let t = entries(db, 3_500).await;
+    let (code, out, err) = t.verify_log();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Verified 3500 entries"), "{out}");
+
+    let t = entries(db, 3_500).await;
+    t.sql(&["DELETE FROM log_entries WHERE idx = 2345"]).await;
+    t.assert_first_bad(2345, "deleted row in the third page");
+
+    let t = entries(db, 3_500).await;
+    t.sql(&["DELETE FROM log_entries WHERE idx >= 1000 AND idx < 2000"])
+        .await;
+    t.assert_first_bad(1000, "deleted second page");
+
+    let t = entries(db, 3_500).await;
+    t.sql(&[
+        "UPDATE log_entries SET body = REPLACE(body, '\"n\":3100', '\"n\":31000') WHERE idx = 3100",
+    ])
+    .await;
+    t.assert_first_bad(3100, "edited row in the last page");
+}
+
+on_both_databases!(
+    tampering_pages_tests,
+    tampering_past_the_first_pages_is_named
+);
 
 /// The log refuses to sign a checkpoint that does not extend the last one.
 async fn refuses_to_sign_an_inconsistent_checkpoint(db: Db) {
