@@ -345,8 +345,8 @@ async fn tampering_is_detected_and_named(db: Db) {
 }
 on_both_databases!(tampering_tests, tampering_is_detected_and_named);
 
-/// Past the first page: `verify-log --database` reads pages of 1,000 several at a time; a
-/// deleted row, a deleted whole page and an edit in a later page are each named exactly.
+/// Past the first page: `verify-log --database` reads pages of 1,000, each from where the last
+/// ended; a deleted row, a deleted whole page and an edit in a later page are each named exactly.
 async fn tampering_past_the_first_pages_is_named(db: Db) {
     let t = entries(db, 3_500).await;
     let (code, out, err) = t.verify_log();

@@ -232,6 +232,17 @@ impl Env {
         v["id"].as_str().unwrap().to_owned()
     }
 
+    /// A payment of 50,000 VND paid through a MoMo attempt (`attempt_key` its Idempotency-Key).
+    async fn paid_payment(&self, dossier: &str, attempt_key: &str) -> String {
+        let id = self.new_payment(dossier).await;
+        let (gref, _) = self.attempt(&id, attempt_key).await;
+        assert_eq!(
+            self.callback(format!("{gref}|50000|ok|good")).await,
+            "Confirmed"
+        );
+        id
+    }
+
     /// Starts a MoMo attempt; returns the gateway reference.
     async fn attempt(&self, id: &str, key: &str) -> (String, Value) {
         let (s, v, _) = self
@@ -564,12 +575,7 @@ on_both_databases!(
 /// the next Vietnam day with a new date would refund the same money twice).
 async fn refund_retry_keeps_the_refunds_date(db: Db) {
     let e = env(db, &[]).await;
-    let id = e.new_payment("HS-REF-R").await;
-    let (gref, _) = e.attempt(&id, "rr-a").await;
-    assert_eq!(
-        e.callback(format!("{gref}|50000|ok|good")).await,
-        "Confirmed"
-    );
+    let id = e.paid_payment("HS-REF-R", "rr-a").await;
     e.script.lock().unwrap().refund_outcome = Some(RefundOutcome::Pending);
     let (s, v, _) = e
         .post(
@@ -602,12 +608,7 @@ on_both_databases!(refund_retry_db, refund_retry_keeps_the_refunds_date);
 async fn refunds_cancel_expiry(db: Db) {
     let e = env(db, &[]).await;
     // Paid, then refunded in two parts.
-    let id = e.new_payment("HS-REF-1").await;
-    let (gref, _) = e.attempt(&id, "r-a").await;
-    assert_eq!(
-        e.callback(format!("{gref}|50000|ok|good")).await,
-        "Confirmed"
-    );
+    let id = e.paid_payment("HS-REF-1", "r-a").await;
     let (s, v, _) = e
         .post(
             &format!("/v1/payments/{id}/refunds"),

@@ -726,11 +726,7 @@ async fn verify_log(
         }
     }
     let mut replay = Replay::new(anchors);
-    if let Source::Database(_) = &source {
-        read_pages_in_parallel(&source, &mut replay, target).await?;
-    } else {
-        read_pages_in_turn(&source, &mut replay, target).await?;
-    }
+    read_pages(&source, &mut replay, target).await?;
     let result = replay.finish();
     match &result.finding {
         None => {
@@ -766,11 +762,7 @@ async fn verify_log(
 /// Pages read one after the other, each from where the last one ended (a server may answer
 /// fewer entries than asked), the next fetched while this one is checked: the database (or the
 /// network) works while the cores hash.
-async fn read_pages_in_turn(
-    source: &Source,
-    replay: &mut Replay,
-    target: u64,
-) -> Result<(), CliError> {
+async fn read_pages(source: &Source, replay: &mut Replay, target: u64) -> Result<(), CliError> {
     let mut start = 0u64;
     let mut rows = source.entries(start, start + PAGE).await?;
     while let Some(last) = rows.last().map(|r| r.index) {
@@ -784,37 +776,6 @@ async fn read_pages_in_turn(
         });
         rows = next?;
         if replay.finding().is_some_and(|f| f.index < replay.size()) && start > target {
-            break;
-        }
-    }
-    Ok(())
-}
-
-/// How many pages are read at once from the database.
-const PAGES_IN_FLIGHT: usize = 3;
-
-/// Pages of the database read a few at a time, each on its own connection (SQLite runs each
-/// read on its connection's worker thread: with one page at a time the read, not the check, was
-/// the slower half), and checked in order as they arrive. The database answers every range
-/// whole ([`PAGE`] is at most `MAX_ENTRIES_PER_READ`), so the ranges are fixed; the first empty
-/// one ends the log as the stored rows see it, as in [`read_pages_in_turn`].
-async fn read_pages_in_parallel(
-    source: &Source,
-    replay: &mut Replay,
-    target: u64,
-) -> Result<(), CliError> {
-    use futures_util::StreamExt;
-    let pages = futures_util::stream::iter((0u64..).map(|k| k * PAGE))
-        .map(|start| async move { (start, source.entries(start, start + PAGE).await) })
-        .buffered(PAGES_IN_FLIGHT);
-    let mut pages = std::pin::pin!(pages);
-    while let Some((start, rows)) = pages.next().await {
-        let rows = rows?;
-        if rows.is_empty() {
-            break;
-        }
-        tokio::task::block_in_place(|| replay.push_batch(&batch_of(&rows)));
-        if replay.finding().is_some_and(|f| f.index < replay.size()) && start + PAGE > target {
             break;
         }
     }

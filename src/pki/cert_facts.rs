@@ -91,15 +91,7 @@ fn compute(cert: &X509Ref) -> CertFacts {
 mod tests {
     use super::*;
 
-    fn cert(name: &str) -> X509 {
-        let pem = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("certs/test-pki")
-                .join(name),
-        )
-        .expect("test certificate");
-        X509::from_pem(&pem).expect("pem")
-    }
+    use crate::pki::test_pki_cert as cert;
 
     #[test]
     fn facts_are_those_of_the_certificate() {

@@ -38,7 +38,7 @@ pub const MAX_ALTERNATIVE_PATHS: usize = 8;
 pub const ANY_POLICY: &str = "2.5.29.32.0";
 
 /// What the leaf certificate is validated for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Purpose {
     /// A signer of documents: keyUsage, when present, must allow digitalSignature or
@@ -53,7 +53,7 @@ pub enum Purpose {
 }
 
 /// The policy inputs of RFC 5280 6.1.1 (c), (e), (f), (g). The default accepts any policy.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PathPolicy {
     /// user-initial-policy-set as dotted OIDs; empty means {anyPolicy}.
     pub initial_policy_set: Vec<String>,
@@ -797,15 +797,7 @@ pub fn display_name(name: &openssl::x509::X509NameRef) -> String {
 mod tests {
     use super::*;
 
-    fn test_cert(name: &str) -> X509 {
-        let pem = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("certs/test-pki")
-                .join(name),
-        )
-        .expect("test certificate");
-        X509::from_pem(&pem).expect("pem")
-    }
+    use crate::pki::test_pki_cert as test_cert;
 
     #[test]
     fn a_kept_path_answers_only_inside_its_validity_and_for_the_same_inputs() {

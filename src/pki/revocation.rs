@@ -595,54 +595,65 @@ fn crl_scope_covers(cert: &X509Ref, crl: &X509Crl) -> Result<bool, RevocationErr
     Ok(true)
 }
 
-type CrlSignatureKey = ([u8; 32], [u8; 32]);
+/// What a kept signature check is about.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Signed {
+    Crl,
+    Certificate,
+}
 
-/// Whether `cert`'s signature verifies with `issuer`'s key, kept across verifications like
-/// [`crl_signed_by`] (a delegated OCSP responder's certificate comes with every response).
-fn cert_signed_by(cert: &X509Ref, issuer: &X509Ref, issuer_sha256: &[u8; 32]) -> bool {
-    type Cache = std::sync::Mutex<HashMap<CrlSignatureKey, bool>>;
+/// What a signature check is about: a CRL or a certificate (by the SHA-256 of its DER), and the
+/// SHA-256 of the issuer certificate whose key checks it.
+type SignatureKey = (Signed, [u8; 32], [u8; 32]);
+
+/// Whether the object `what` identifies verifies with `issuer`'s key, by `verify`. A pure
+/// function of the two, so it is kept across verifications: a licensed CA's CRL comes embedded
+/// in every document its citizens sign that day and is checked for every certificate it might
+/// cover; a delegated OCSP responder's certificate comes with every response. Bounded; emptied
+/// when full.
+fn signed_by_issuer(
+    what: SignatureKey,
+    issuer: &X509Ref,
+    verify: impl FnOnce(&openssl::pkey::PKeyRef<openssl::pkey::Public>) -> bool,
+) -> bool {
+    type Cache = std::sync::Mutex<HashMap<SignatureKey, bool>>;
     static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
     const ENTRIES: usize = 4096;
-    let key: CrlSignatureKey = (crate::pki::cert_facts::sha256(cert), *issuer_sha256);
     let cache = CACHE.get_or_init(Default::default);
-    if let Some(ok) = cache.lock().ok().and_then(|m| m.get(&key).copied()) {
+    if let Some(ok) = cache.lock().ok().and_then(|m| m.get(&what).copied()) {
         return ok;
     }
     let ok = crate::pki::cms::cached_public_key(issuer)
         .ok()
-        .is_some_and(|k| cert.verify(&k).unwrap_or(false));
+        .is_some_and(|k| verify(&k));
     if let Ok(mut m) = cache.lock() {
         if m.len() >= ENTRIES {
             m.clear();
         }
-        m.insert(key, ok);
+        m.insert(what, ok);
     }
     ok
 }
 
+/// Whether `cert`'s signature verifies with `issuer`'s key (kept, see [`signed_by_issuer`]).
+fn cert_signed_by(cert: &X509Ref, issuer: &X509Ref, issuer_sha256: &[u8; 32]) -> bool {
+    let what = (
+        Signed::Certificate,
+        crate::pki::cert_facts::sha256(cert),
+        *issuer_sha256,
+    );
+    signed_by_issuer(what, issuer, |k| cert.verify(k).unwrap_or(false))
+}
+
 /// Whether `crl` (whose DER has the SHA-256 `crl_sha256`) carries a valid signature by
-/// `issuer`'s key. A pure function of the two, so it is kept across verifications: the CRL of a
-/// licensed CA comes embedded in every document its citizens sign that day, and is checked for
-/// every certificate it might cover. Bounded; emptied when full.
+/// `issuer`'s key (kept, see [`signed_by_issuer`]).
 fn crl_signed_by(crl: &X509Crl, crl_sha256: &[u8; 32], issuer: &X509Ref) -> bool {
-    type Cache = std::sync::Mutex<HashMap<CrlSignatureKey, bool>>;
-    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
-    const ENTRIES: usize = 4096;
-    let key: CrlSignatureKey = (*crl_sha256, super::cert_facts::sha256(issuer));
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some(ok) = cache.lock().ok().and_then(|m| m.get(&key).copied()) {
-        return ok;
-    }
-    let ok = crate::pki::cms::cached_public_key(issuer)
-        .ok()
-        .is_some_and(|k| crl.verify(&k).unwrap_or(false));
-    if let Ok(mut m) = cache.lock() {
-        if m.len() >= ENTRIES {
-            m.clear();
-        }
-        m.insert(key, ok);
-    }
-    ok
+    let what = (
+        Signed::Crl,
+        *crl_sha256,
+        crate::pki::cert_facts::sha256(issuer),
+    );
+    signed_by_issuer(what, issuer, |k| crl.verify(k).unwrap_or(false))
 }
 
 fn crl_finding(
@@ -1106,14 +1117,7 @@ pub fn ca_issuer_urls(cert: &X509Ref) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn pki(name: &str) -> Vec<u8> {
-        std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("certs/test-pki")
-                .join(name),
-        )
-        .expect("test PKI file")
-    }
+    use crate::pki::test_pki_file as pki;
 
     #[test]
     fn splitting_off_carried_certificates_changes_no_answer() {
