@@ -7,14 +7,16 @@
 //! `cargo bench --bench recon` (ANTIN_BENCH_ROWS=100000 for a quicker run).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::io::Cursor;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write as _};
+use std::path::Path;
 use std::time::Instant;
 
 use antin::recon::config::FeeSchedule;
 use antin::recon::import::{camt, csv, mt940};
 use antin::recon::matching::{reconcile, Inputs, Params};
 use antin::recon::*;
+use compact_str::format_compact;
 use time::macros::{date, datetime};
 use time::{Duration, OffsetDateTime};
 
@@ -30,6 +32,26 @@ fn vnp_fee(a: i64) -> i64 {
     (a * 110 + 5_000) / 10_000
 }
 
+fn create(dir: &Path, name: &str) -> BufWriter<File> {
+    BufWriter::with_capacity(1 << 16, File::create(dir.join(name)).unwrap())
+}
+
+fn open(dir: &Path, name: &str) -> BufReader<File> {
+    BufReader::with_capacity(1 << 16, File::open(dir.join(name)).unwrap())
+}
+
+/// The process's peak resident memory so far (Linux `VmHWM`), in MB; 0 where unknown.
+fn peak_rss_mb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
+}
+
 fn main() {
     let n: usize = std::env::var("ANTIN_BENCH_ROWS")
         .ok()
@@ -41,13 +63,25 @@ fn main() {
     let compact = time::macros::format_description!("[year][month][day][hour][minute][second]");
 
     // ---- generate the inputs (not timed) ----
+    // Shared names, as the store hands them out (one copy each).
+    let mut names = Names::default();
+    let (dev, vnpay, vietqr, acct) = (
+        names.get("dev"),
+        names.get("vnpay"),
+        names.get("vietqr"),
+        names.get(ACCT),
+    );
+    let (lp01, lp02, lp03) = (names.get("LP01"), names.get("LP02"), names.get("LP03"));
     let mut ledger: Vec<LedgerTxn> = Vec::with_capacity(2 * n);
-    let mut file = String::with_capacity(n * 100);
-    file.push_str("\u{feff}STT,TmnCode,TxnRef,TransactionNo,TransactionType,TransactionDate,Amount,Fee,NetAmount,BankCode,OrderInfo\r\n");
+    // The inputs go to files, as they reach an import (nothing of them is held in memory).
+    let dir = std::env::temp_dir().join(format!("antin-recon-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut file = create(&dir, "vnpay.csv");
+    let _ = file.write_all("\u{feff}STT,TmnCode,TxnRef,TransactionNo,TransactionType,TransactionDate,Amount,Fee,NetAmount,BankCode,OrderInfo\r\n".as_bytes());
     let (mut rows, mut ta, mut tf) = (0usize, 0i64, 0i64);
     let mut expect: BTreeMap<Class, usize> = BTreeMap::new();
     let mut push_row =
-        |file: &mut String, r: &str, txn: usize, a: i64, fee: i64, t: OffsetDateTime| {
+        |file: &mut BufWriter<File>, r: &str, txn: usize, a: i64, fee: i64, t: OffsetDateTime| {
             rows += 1;
             ta += a;
             tf += fee;
@@ -65,18 +99,17 @@ fn main() {
         let a = amount(i);
         let r = format!("V{i:07}");
         ledger.push(LedgerTxn {
-            id: format!("a{i:07}"),
-            payment_id: format!("p{i:07}"),
-            agency: "dev".into(),
-            fee_code: if i % 2 == 0 { "LP01" } else { "LP02" }.into(),
-            gateway: "vnpay".into(),
+            id: format_compact!("a{i:07}"),
+            agency: dev.clone(),
+            fee_code: if i % 2 == 0 { &lp01 } else { &lp02 }.clone(),
+            gateway: vnpay.clone(),
             kind: TxnKind::Payment,
-            our_ref: r.clone(),
-            gateway_txn: Some((14_000_000 + i).to_string()),
+            our_ref: r.as_str().into(),
+            gateway_txn: Some(format_compact!("{}", 14_000_000 + i)),
             amount: a,
             status: LedgerStatus::Succeeded,
             at: at(i),
-            account: ACCT.into(),
+            account: acct.clone(),
         });
         // 1% injected, four classes in turn.
         match (i % 100 == 7).then_some((i / 100) % 4) {
@@ -115,57 +148,82 @@ fn main() {
     let _ = write!(file, "TOTAL,{rows},,,,,{ta},{tf},{},,\r\n", ta - tf);
     let vnp_net = ta - tf;
 
+    file.flush().unwrap();
+    drop(file);
+
     // Bank: the VNPAY payout and one VietQR credit per VietQR attempt.
-    let mut mt = String::with_capacity(n * 80);
-    let mut cm = String::with_capacity(n * 300);
-    let mut credits: Vec<(String, i64, String)> = Vec::with_capacity(n + 1);
-    credits.push((
-        "FT00000000".into(),
-        vnp_net,
-        format!("VNPAY TT QUYET TOAN NGAY {day}"),
-    ));
-    for i in 0..n {
+    let credited = |i: usize| {
         let a = amount(i + 7);
-        let r = format!("Q{i:07}");
-        ledger.push(LedgerTxn {
-            id: format!("q{i:07}"),
-            payment_id: format!("pq{i:07}"),
-            agency: "dev".into(),
-            fee_code: "LP03".into(),
-            gateway: "vietqr".into(),
-            kind: TxnKind::Payment,
-            our_ref: r.clone(),
-            gateway_txn: None,
-            amount: a,
-            status: LedgerStatus::Succeeded,
-            at: at(i),
-            account: ACCT.into(),
-        });
-        let credited = if i % 100 == 41 {
-            *expect.entry(Class::AmountMismatch).or_default() += 1;
+        if i % 100 == 41 {
             a - 500
         } else {
             a
-        };
-        credits.push((
-            format!("FT{:08}", i + 1),
-            credited,
-            format!("ANTIN{r} NOP LE PHI"),
-        ));
-    }
-    let total: i64 = credits.iter().map(|c| c.1).sum();
+        }
+    };
+    let total: i64 = vnp_net + (0..n).map(credited).sum::<i64>();
+    let mut mt = create(&dir, "stmt.mt940");
+    let mut cm = create(&dir, "stmt.xml");
     let _ = write!(
         mt,
         ":20:STMT261120\r\n:25:970415/{ACCT}\r\n:28C:324/1\r\n:60F:C261119VND0,\r\n"
     );
     let _ = writeln!(cm, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.08\"><BkToCstmrStmt><GrpHdr><MsgId>S</MsgId></GrpHdr><Stmt><Id>STMT-{ACCT}-{day}</Id><Acct><Id><Othr><Id>{ACCT}</Id></Othr></Id></Acct><Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"VND\">0</Amt><CdtDbtInd>CRDT</CdtDbtInd></Bal><Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"VND\">{total}</Amt><CdtDbtInd>CRDT</CdtDbtInd></Bal>");
-    for (r, a, memo) in &credits {
+    let mut credit = |r: &str, a: i64, memo: &str| {
         let _ = write!(mt, ":61:2611201120C{a},NTRFNONREF//{r}\r\n:86:{memo}\r\n");
         let _ = writeln!(cm, "<Ntry><Amt Ccy=\"VND\">{a}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt><AcctSvcrRef>{r}</AcctSvcrRef><NtryDtls><TxDtls><RmtInf><Ustrd>{memo}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>");
+    };
+    credit(
+        "FT00000000",
+        vnp_net,
+        &format!("VNPAY TT QUYET TOAN NGAY {day}"),
+    );
+    for i in 0..n {
+        let a = amount(i + 7);
+        let r = format!("Q{i:07}");
+        ledger.push(LedgerTxn {
+            id: format_compact!("q{i:07}"),
+            agency: dev.clone(),
+            fee_code: lp03.clone(),
+            gateway: vietqr.clone(),
+            kind: TxnKind::Payment,
+            our_ref: r.as_str().into(),
+            gateway_txn: None,
+            amount: a,
+            status: LedgerStatus::Succeeded,
+            at: at(i),
+            account: acct.clone(),
+        });
+        if credited(i) != a {
+            *expect.entry(Class::AmountMismatch).or_default() += 1;
+        }
+        credit(
+            &format!("FT{:08}", i + 1),
+            credited(i),
+            &format!("ANTIN{r} NOP LE PHI"),
+        );
     }
     let _ = write!(mt, ":62F:C261120VND{total},\r\n-\r\n");
-    cm.push_str("</Stmt></BkToCstmrStmt></Document>\n");
-    drop(credits);
+    let _ = cm.write_all(b"</Stmt></BkToCstmrStmt></Document>\n");
+    mt.flush().unwrap();
+    cm.flush().unwrap();
+    drop((mt, cm));
+    // For the peer run side by side (scripts/bench-recon-peer.py): keep the files and the
+    // ledger as CSV.
+    let keep = std::env::var_os("ANTIN_BENCH_KEEP_FILES").is_some();
+    if keep {
+        let mut lf = create(&dir, "ledger.csv");
+        let _ = lf.write_all(b"id,gateway,our_ref,gateway_txn,amount\n");
+        for l in &ledger {
+            let txn = l.gateway_txn.as_deref().unwrap_or("");
+            let _ = writeln!(
+                lf,
+                "{},{},{},{txn},{}",
+                l.id, l.gateway, l.our_ref, l.amount
+            );
+        }
+        lf.flush().unwrap();
+    }
+    let generated_peak = peak_rss_mb();
 
     // ---- timed: import (parse) and match ----
     let layout = csv::default_layout("vnpay").unwrap();
@@ -179,27 +237,22 @@ fn main() {
         "vnpay",
         &layout,
         "vnpay.csv",
-        Cursor::new(file.as_bytes()),
+        open(&dir, "vnpay.csv"),
         &mut |r| inputs.gateway.push(r),
     )
     .unwrap();
     let csv_t = t.elapsed();
-    drop(file);
     let t = Instant::now();
-    let m = mt940::parse("stmt.mt940", Cursor::new(mt.as_bytes()), &mut |e| {
+    let m = mt940::parse("stmt.mt940", open(&dir, "stmt.mt940"), &mut |e| {
         inputs.bank.push(e)
     })
     .unwrap();
     let mt_t = t.elapsed();
-    drop(mt);
     let t = Instant::now();
     let mut camt_rows = 0u64;
-    camt::parse("stmt.xml", Cursor::new(cm.as_bytes()), &mut |_| {
-        camt_rows += 1
-    })
-    .unwrap();
+    camt::parse("stmt.xml", open(&dir, "stmt.xml"), &mut |_| camt_rows += 1).unwrap();
     let camt_t = t.elapsed();
-    drop(cm);
+    let imported_peak = peak_rss_mb();
     let mut fees = BTreeMap::new();
     fees.insert("vnpay".to_owned(), FeeSchedule { bp: 110, fixed: 0 });
     let p = Params {
@@ -215,6 +268,12 @@ fn main() {
     let t = Instant::now();
     let o = reconcile(&p, &inputs);
     let match_t = t.elapsed();
+    let matched_peak = peak_rss_mb();
+    if keep {
+        eprintln!("kept the inputs in {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     // The payout no longer equals the file's net only in the sense the file says; it is the
     // file's own net, so no payout discrepancy is expected.
@@ -258,5 +317,9 @@ fn main() {
     println!(
         "  import + match   : {:>7.0} ms",
         (csv_t + mt_t + match_t).as_secs_f64() * 1e3
+    );
+    println!(
+        "  peak memory      : {generated_peak} MB after generating, {imported_peak} MB after \
+         importing, {matched_peak} MB after matching (VmHWM)"
     );
 }

@@ -56,7 +56,6 @@ fn ledger(
 ) -> LedgerTxn {
     LedgerTxn {
         id: id.into(),
-        payment_id: format!("P-{id}"),
         agency: "dev".into(),
         fee_code: "LP01".into(),
         gateway: gw.into(),
@@ -86,7 +85,7 @@ fn row(gw: &str, line: u64, our_ref: &str, txn: &str, amount: i64, fee: i64) -> 
         net: amount - fee,
         status: GatewayStatus::Paid,
         at: at(10),
-        text: String::new(),
+        text: Default::default(),
     }
 }
 
@@ -170,7 +169,7 @@ fn golden_day() -> Inputs {
     // vnpay net: everything in the file.
     let vnp_net: i64 = r
         .iter()
-        .filter(|x| x.gateway == "vnpay")
+        .filter(|x| &*x.gateway == "vnpay")
         .map(|x| x.net)
         .sum();
     let b = vec![
@@ -256,7 +255,7 @@ fn every_match_names_its_rule_and_keys() {
         o.matches
             .iter()
             .find(|m| m.ledger.as_deref() == Some(id))
-            .map(|m| (m.rule, m.keys.clone()))
+            .map(|m| (m.rule, m.keys.iter().map(str::to_owned).collect::<Vec<_>>()))
     };
     assert_eq!(
         rule_of("a1"),
@@ -496,7 +495,7 @@ fn mt940_multi_statement_with_debits_and_reversals() {
     assert!(es[3].reversal);
     assert_eq!(es[4].direction, Direction::Debit);
     assert!(!es[4].reversal);
-    assert_eq!(es[5].account, "113366669999");
+    assert_eq!(&*es[5].account, "113366669999");
     assert_eq!(es[5].bank_ref, "FT26325000005");
     assert_eq!(es[5].value_date, date!(2026 - 11 - 21));
 }
@@ -551,7 +550,7 @@ fn camt054_notification() {
     .unwrap();
     assert_eq!(es.len(), 1);
     assert_eq!(es[0].bank_ref, "FT26325000002");
-    assert_eq!(es[0].account, "113366668888");
+    assert_eq!(&*es[0].account, "113366668888");
 }
 
 #[test]

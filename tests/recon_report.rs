@@ -20,7 +20,6 @@ const ACCT: &str = "113366668888";
 fn ledger(id: &str, gw: &str, our_ref: &str, amount: i64, status: LedgerStatus) -> LedgerTxn {
     LedgerTxn {
         id: id.into(),
-        payment_id: format!("P-{id}"),
         agency: "Sở Tư pháp tỉnh Thử Nghiệm".into(),
         fee_code: "LP01".into(),
         gateway: gw.into(),
@@ -50,7 +49,7 @@ fn row(line: u64, our_ref: &str, txn: &str, amount: i64, fee: i64) -> GatewayRow
         net: amount - fee,
         status: GatewayStatus::Paid,
         at: datetime!(2026-11-20 03:00:00 UTC),
-        text: String::new(),
+        text: Default::default(),
     }
 }
 

@@ -21,6 +21,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// which were a third of the matching time at a million rows).
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::quality::RandomState>;
 
+use std::hash::{BuildHasher, Hash};
+
+use compact_str::format_compact;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
@@ -96,6 +99,53 @@ fn bank_order(a: &BankEntry, b: &BankEntry) -> std::cmp::Ordering {
     ))
 }
 
+/// For each distinct key, the first row that has it. Only the row's position is stored (8 bytes a
+/// slot); the key is recomputed from the row when compared, so an index over a million rows costs
+/// a few megabytes rather than a copy of every key.
+struct FirstBy<K, F> {
+    key: F,
+    _key: std::marker::PhantomData<fn() -> K>,
+    table: hashbrown::HashTable<usize>,
+    hasher: foldhash::quality::RandomState,
+}
+
+impl<K: Hash + Eq, F: Fn(usize) -> K> FirstBy<K, F> {
+    fn new(capacity: usize, key: F) -> Self {
+        FirstBy {
+            key,
+            _key: std::marker::PhantomData,
+            table: hashbrown::HashTable::with_capacity(capacity),
+            hasher: Default::default(),
+        }
+    }
+
+    /// Records row `i` under its key, unless an earlier row has that key: returns that row.
+    fn insert(&mut self, i: usize) -> Option<usize> {
+        let FirstBy {
+            key, table, hasher, ..
+        } = self;
+        let k = key(i);
+        let entry = table.entry(
+            hasher.hash_one(&k),
+            |&j| key(j) == k,
+            |&j| hasher.hash_one(key(j)),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(o) => Some(*o.get()),
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(i);
+                None
+            }
+        }
+    }
+
+    fn get(&self, k: &K) -> Option<usize> {
+        self.table
+            .find(self.hasher.hash_one(k), |&j| (self.key)(j) == *k)
+            .copied()
+    }
+}
+
 struct Ctx<'a> {
     p: &'a Params,
     matches: Vec<Match>,
@@ -126,13 +176,13 @@ impl Ctx<'_> {
             class,
             key: format!("{}:{leg}:{gateway}:{reference}", class.as_str()),
             gateway: gateway.to_owned(),
-            ledger: ledger.map(|l| l.id.clone()),
+            ledger: ledger.map(|l| l.id.to_string()),
             gateway_row: row.map(|r| r.origin.clone()),
             bank: bank.map(|b| b.origin.clone()),
             expected,
             actual,
-            agency: ledger.map(|l| l.agency.clone()),
-            account: ledger.map(|l| l.account.clone()),
+            agency: ledger.map(|l| l.agency.to_string()),
+            account: ledger.map(|l| l.account.to_string()),
             detail,
         });
     }
@@ -160,34 +210,37 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
 
     // --- 2. ledger <-> gateway rows -------------------------------------------------------
     // Only the ledger rows of gateways that have a file in this run can match one of its rows.
-    let file_gateways: BTreeSet<&str> = rows.iter().map(|r| r.gateway.as_str()).collect();
+    let file_gateways: BTreeSet<&str> = rows.iter().map(|r| &*r.gateway).collect();
     let candidates = ledger
         .iter()
-        .filter(|l| file_gateways.contains(l.gateway.as_str()))
+        .filter(|l| file_gateways.contains(&*l.gateway))
         .count();
-    let mut by_ref: HashMap<(&str, TxnKind, &str), usize> =
-        HashMap::with_capacity_and_hasher(candidates, Default::default());
-    let mut by_txn: HashMap<(&str, TxnKind, &str), usize> =
-        HashMap::with_capacity_and_hasher(candidates, Default::default());
+    let mut by_ref = FirstBy::new(candidates, |i| {
+        let l: &LedgerTxn = ledger[i];
+        (&*l.gateway, l.kind, l.our_ref.as_str())
+    });
+    let mut by_txn = FirstBy::new(candidates, |i| {
+        let l: &LedgerTxn = ledger[i];
+        (&*l.gateway, l.kind, l.gateway_txn.as_deref().unwrap_or(""))
+    });
     for (i, l) in ledger.iter().enumerate() {
-        if !file_gateways.contains(l.gateway.as_str()) {
+        if !file_gateways.contains(&*l.gateway) {
             continue;
         }
-        by_ref
-            .entry((l.gateway.as_str(), l.kind, l.our_ref.as_str()))
-            .or_insert(i);
-        if let Some(t) = l.gateway_txn.as_deref().filter(|t| !t.is_empty()) {
-            by_txn.entry((l.gateway.as_str(), l.kind, t)).or_insert(i);
+        by_ref.insert(i);
+        if l.gateway_txn.as_deref().is_some_and(|t| !t.is_empty()) {
+            by_txn.insert(i);
         }
     }
-    let mut seen_txn: HashMap<(&str, TxnKind, &str), usize> =
-        HashMap::with_capacity_and_hasher(rows.len(), Default::default());
+    let mut seen_txn = FirstBy::new(rows.len(), |i| {
+        let r: &GatewayRow = rows[i];
+        (&*r.gateway, r.kind, r.gateway_txn.as_str())
+    });
     let mut unmatched_rows: Vec<usize> = Vec::new();
     for (ri, r) in rows.iter().enumerate() {
         // A transaction number listed twice: the second row is a duplicate.
         if !r.gateway_txn.is_empty() {
-            let k = (r.gateway.as_str(), r.kind, r.gateway_txn.as_str());
-            if let Some(&first) = seen_txn.get(&k) {
+            if let Some(first) = seen_txn.insert(ri) {
                 let f = rows[first];
                 cx.flag(
                     Class::Duplicate,
@@ -205,24 +258,23 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
                 );
                 continue;
             }
-            seen_txn.insert(k, ri);
         }
-        let key_ref = (r.gateway.as_str(), r.kind, r.our_ref.as_str());
-        let key_txn = (r.gateway.as_str(), r.kind, r.gateway_txn.as_str());
+        let key_ref = (&*r.gateway, r.kind, r.our_ref.as_str());
+        let key_txn = (&*r.gateway, r.kind, r.gateway_txn.as_str());
         let hit = match by_ref.get(&key_ref) {
-            Some(&li) if !r.our_ref.is_empty() => Some((li, Rule::OurReference)),
+            Some(li) if !r.our_ref.is_empty() => Some((li, Rule::OurReference)),
             _ => by_txn
                 .get(&key_txn)
                 .filter(|_| !r.gateway_txn.is_empty())
-                .map(|&li| (li, Rule::GatewayTransaction)),
+                .map(|li| (li, Rule::GatewayTransaction)),
         };
         match hit {
             Some((li, rule)) if !ledger_taken[li] => {
                 ledger_taken[li] = true;
-                let keys = match rule {
-                    Rule::OurReference => vec![format!("our_ref={}", r.our_ref)],
-                    _ => vec![format!("gateway_txn={}", r.gateway_txn)],
-                };
+                let keys = Keys::One(match rule {
+                    Rule::OurReference => format_compact!("our_ref={}", r.our_ref),
+                    _ => format_compact!("gateway_txn={}", r.gateway_txn),
+                });
                 pair(&mut cx, ledger[li], r, rule, keys);
                 pairs.push((li, ri));
             }
@@ -253,15 +305,15 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
     if !unmatched_rows.is_empty() {
         let gateways: BTreeSet<&str> = unmatched_rows
             .iter()
-            .map(|&ri| rows[ri].gateway.as_str())
+            .map(|&ri| &*rows[ri].gateway)
             .collect();
         for (li, l) in ledger.iter().enumerate() {
             if !ledger_taken[li]
                 && l.status == LedgerStatus::Succeeded
-                && gateways.contains(l.gateway.as_str())
+                && gateways.contains(&*l.gateway)
             {
                 by_amount
-                    .entry((l.gateway.as_str(), l.kind, l.amount))
+                    .entry((&*l.gateway, l.kind, l.amount))
                     .or_default()
                     .push(li);
             }
@@ -273,7 +325,7 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
         let rd = p.calendar.business_date(r.at);
         let mut best: Option<(i64, usize)> = None;
         let cands = by_amount
-            .get(&(r.gateway.as_str(), r.kind, r.amount))
+            .get(&(&*r.gateway, r.kind, r.amount))
             .map(Vec::as_slice)
             .unwrap_or(&[]);
         for &li in cands {
@@ -293,11 +345,11 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
         match best {
             Some((_, li)) => {
                 ledger_taken[li] = true;
-                let keys = vec![
+                let keys = Keys::many(vec![
                     format!("amount={}", r.amount),
                     format!("date={}", rd),
                     format!("gateway_txn={}", r.gateway_txn),
-                ];
+                ]);
                 pair(&mut cx, ledger[li], r, Rule::AmountAndDate, keys);
                 pairs.push((li, ri));
             }
@@ -330,7 +382,7 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
     }
     for (li, l) in ledger.iter().enumerate() {
         if ledger_taken[li]
-            || l.gateway == "vietqr"
+            || &*l.gateway == "vietqr"
             || l.status != LedgerStatus::Succeeded
             || p.calendar.business_date(l.at) != p.date
         {
@@ -352,16 +404,20 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
         );
     }
 
+    // The indexes of this pass are done with: free them before the next passes add matches.
+    drop((by_ref, by_txn, seen_txn, by_amount));
+
     // --- 3. bank reversals and duplicate entries ------------------------------------------
     let mut bank_taken = vec![false; bank.len()];
-    let mut seen_bank: HashMap<(&str, Direction, &str), usize> =
-        HashMap::with_capacity_and_hasher(bank.len(), Default::default());
+    let mut seen_bank = FirstBy::new(bank.len(), |i| {
+        let b: &BankEntry = bank[i];
+        (&*b.account, b.direction, b.bank_ref.as_str())
+    });
     for (bi, b) in bank.iter().enumerate() {
         if b.reversal || b.bank_ref.is_empty() {
             continue;
         }
-        let k = (b.account.as_str(), b.direction, b.bank_ref.as_str());
-        if let Some(&first) = seen_bank.get(&k) {
+        if let Some(first) = seen_bank.insert(bi) {
             bank_taken[bi] = true;
             cx.flag(
                 Class::Duplicate,
@@ -377,16 +433,15 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
                     b.bank_ref, bank[first].origin.file, bank[first].origin.line
                 ),
             );
-        } else {
-            seen_bank.insert(k, bi);
         }
     }
+    drop(seen_bank);
     let mut by_acct_amount: HashMap<(&str, i64), Vec<usize>> = HashMap::default();
     if bank.iter().any(|b| b.reversal) {
         for (oi, o) in bank.iter().enumerate() {
             if !o.reversal {
                 by_acct_amount
-                    .entry((o.account.as_str(), o.amount))
+                    .entry((&*o.account, o.amount))
                     .or_default()
                     .push(oi);
             }
@@ -398,7 +453,7 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
             continue;
         }
         let cands = by_acct_amount
-            .get(&(b.account.as_str(), b.amount))
+            .get(&(&*b.account, b.amount))
             .map(Vec::as_slice)
             .unwrap_or(&[]);
         let target = cands.iter().copied().find(|&oi| {
@@ -408,7 +463,7 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
                 && o.account == b.account
                 && o.amount == b.amount
                 && o.direction != b.direction
-                && (o.bank_ref == b.bank_ref || b.memo.contains(&o.bank_ref))
+                && (o.bank_ref == b.bank_ref || b.memo.contains(o.bank_ref.as_str()))
         });
         if let Some(oi) = target {
             bank_taken[bi] = true;
@@ -416,10 +471,10 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
             cx.matches.push(Match {
                 leg: Leg::BankBank,
                 rule: Rule::Reversal,
-                keys: vec![
+                keys: Keys::many(vec![
                     format!("bank_ref={}", bank[oi].bank_ref),
                     format!("amount={}", b.amount),
-                ],
+                ]),
                 ledger: None,
                 gateway: None,
                 settlement: None,
@@ -435,17 +490,17 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
     for &(li, _) in &pairs {
         let l = ledger[li];
         *accounts
-            .entry(l.gateway.as_str())
+            .entry(&*l.gateway)
             .or_default()
-            .entry(l.account.as_str())
+            .entry(&*l.account)
             .or_insert(0) += 1;
     }
     let mut settlements: BTreeMap<&str, Settlement> = BTreeMap::new();
     for r in &rows {
         let s = settlements
-            .entry(r.gateway.as_str())
+            .entry(&*r.gateway)
             .or_insert_with(|| Settlement {
-                gateway: r.gateway.clone(),
+                gateway: r.gateway.to_string(),
                 ..Settlement::default()
             });
         let sign = if r.kind == TxnKind::Refund { -1 } else { 1 };
@@ -469,7 +524,11 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
                 && vietqr::find_ignore_ascii_case(b.memo.as_bytes(), memo.as_bytes()).is_some()
         });
         let (bi, rule, keys) = match by_memo {
-            Some(bi) => (Some(bi), Rule::PayoutMemo, vec![format!("memo={memo}")]),
+            Some(bi) => (
+                Some(bi),
+                Rule::PayoutMemo,
+                Keys::One(format_compact!("memo={memo}")),
+            ),
             None => {
                 let bi = (0..bank.len()).find(|&bi| {
                     let b = bank[bi];
@@ -483,7 +542,10 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
                 (
                     bi,
                     Rule::AmountAndDate,
-                    vec![format!("amount={}", s.net), format!("value_date<={due}")],
+                    Keys::many(vec![
+                        format!("amount={}", s.net),
+                        format!("value_date<={due}"),
+                    ]),
                 )
             }
         };
@@ -522,7 +584,7 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
             keys,
             ledger: None,
             gateway: None,
-            settlement: Some(settlement_ref),
+            settlement: Some(settlement_ref.into()),
             bank: Some(b.origin.clone()),
             amount: b.amount,
         });
@@ -542,12 +604,12 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
                 ),
             );
         }
-        if let Some(expected) = accounts.get(s.gateway.as_str()).and_then(|m| {
+        if let Some(expected) = accounts.get(&*s.gateway).and_then(|m| {
             m.iter()
                 .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
                 .map(|(a, _)| *a)
         }) {
-            if expected != b.account {
+            if expected != &*b.account {
                 cx.flag(
                     Class::WrongAccount,
                     &p.date.to_string(),
@@ -569,10 +631,14 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
     // --- 5. VietQR attempts <-> bank credits ----------------------------------------------
     // References are matched ignoring ASCII case (bank apps upper-case memos); ours are
     // upper-case already, so this copies only the odd one that is not.
-    let mut qr_ref: HashMap<std::borrow::Cow<'_, str>, usize> = HashMap::default();
+    let qr_rows = ledger
+        .iter()
+        .filter(|l| l.gateway == "vietqr" && l.kind == TxnKind::Payment)
+        .count();
+    let mut qr_ref = FirstBy::new(qr_rows, |i| upper(&ledger[i].our_ref));
     for (li, l) in ledger.iter().enumerate() {
         if l.gateway == "vietqr" && l.kind == TxnKind::Payment {
-            qr_ref.entry(upper(&l.our_ref)).or_insert(li);
+            qr_ref.insert(li);
         }
     }
     let mut qr_unmatched: Vec<usize> = Vec::new();
@@ -587,7 +653,7 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
             qr_unmatched.push(bi);
             continue;
         };
-        let Some(&li) = qr_ref.get(&upper(reference)) else {
+        let Some(li) = qr_ref.get(&upper(reference)) else {
             qr_unmatched.push(bi);
             continue;
         };
@@ -613,7 +679,7 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
             ledger[li],
             b,
             Rule::VietqrMemo,
-            vec![format!("memo_ref={reference}")],
+            Keys::One(format_compact!("memo_ref={reference}")),
         );
     }
     // VietQR by rule: credits whose memo lost our reference.
@@ -622,7 +688,7 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
     if !qr_unmatched.is_empty() {
         for (li, l) in ledger.iter().enumerate() {
             if !ledger_taken[li]
-                && l.gateway == "vietqr"
+                && &*l.gateway == "vietqr"
                 && l.kind == TxnKind::Payment
                 && l.status == LedgerStatus::Succeeded
             {
@@ -653,10 +719,10 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
                     l,
                     b,
                     Rule::AmountAndDate,
-                    vec![
+                    Keys::many(vec![
                         format!("amount={}", b.amount),
                         format!("value_date={}", b.value_date),
-                    ],
+                    ]),
                 );
                 bank_taken[bi] = true;
             }
@@ -665,7 +731,7 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
     }
     for (li, l) in ledger.iter().enumerate() {
         if ledger_taken[li]
-            || l.gateway != "vietqr"
+            || &*l.gateway != "vietqr"
             || l.kind != TxnKind::Payment
             || l.status != LedgerStatus::Succeeded
             || p.calendar.business_date(l.at) != p.date
@@ -769,11 +835,11 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
             continue;
         }
         let s = summary
-            .entry((l.agency.as_str(), l.gateway.as_str(), l.fee_code.as_str()))
+            .entry((&*l.agency, &*l.gateway, &*l.fee_code))
             .or_insert_with(|| SummaryLine {
-                agency: l.agency.clone(),
-                gateway: l.gateway.clone(),
-                fee_code: l.fee_code.clone(),
+                agency: l.agency.to_string(),
+                gateway: l.gateway.to_string(),
+                fee_code: l.fee_code.to_string(),
                 ..SummaryLine::default()
             });
         match l.kind {
@@ -836,7 +902,7 @@ fn other_days_payout(p: &Params, memo: &str) -> bool {
 }
 
 /// A ledger row and a gateway row found to be the same transaction: the match, then its checks.
-fn pair(cx: &mut Ctx<'_>, l: &LedgerTxn, r: &GatewayRow, rule: Rule, keys: Vec<String>) {
+fn pair(cx: &mut Ctx<'_>, l: &LedgerTxn, r: &GatewayRow, rule: Rule, keys: Keys) {
     cx.matches.push(Match {
         leg: Leg::LedgerGateway,
         rule,
@@ -923,7 +989,7 @@ fn fee_check(cx: &mut Ctx<'_>, l: Option<&LedgerTxn>, r: &GatewayRow) {
         );
         return;
     }
-    let expected = match (r.kind, cx.p.fees.get(&r.gateway)) {
+    let expected = match (r.kind, cx.p.fees.get(&*r.gateway)) {
         (TxnKind::Payment, Some(s)) => s.fee(r.amount),
         (TxnKind::Payment, None) => return,
         (TxnKind::Refund, _) => 0,
@@ -943,7 +1009,7 @@ fn fee_check(cx: &mut Ctx<'_>, l: Option<&LedgerTxn>, r: &GatewayRow) {
     }
 }
 
-fn qr_pair(cx: &mut Ctx<'_>, l: &LedgerTxn, b: &BankEntry, rule: Rule, keys: Vec<String>) {
+fn qr_pair(cx: &mut Ctx<'_>, l: &LedgerTxn, b: &BankEntry, rule: Rule, keys: Keys) {
     cx.matches.push(Match {
         leg: Leg::LedgerBank,
         rule,

@@ -281,7 +281,7 @@ pub async fn run(
         .add_business_days(date, cfg.settlement_sla_days.max(1));
     let mut inputs = store.recon_inputs(date, until).await?;
     if let Some(a) = agency {
-        inputs.ledger.retain(|l| l.agency == a);
+        inputs.ledger.retain(|l| &*l.agency == a);
     }
     let outcome = reconcile(&p, &inputs);
     let id = uuid::Uuid::new_v4().to_string();

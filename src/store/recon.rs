@@ -92,24 +92,36 @@ fn time_of(r: &AnyRow, col: &str) -> Result<OffsetDateTime, StoreError> {
 /// A ledger transaction from a row of the attempts or refunds query in `recon_inputs`.
 fn ledger_txn(
     r: &AnyRow,
+    names: &mut Names,
     kind: TxnKind,
     status: impl Fn(&str) -> LedgerStatus,
 ) -> Result<LedgerTxn, StoreError> {
     let state: String = r.try_get("state")?;
     Ok(LedgerTxn {
-        id: r.try_get("id")?,
-        payment_id: r.try_get("payment_id")?,
-        agency: r.try_get("agency")?,
-        fee_code: r.try_get("fee_code")?,
-        gateway: r.try_get("gateway")?,
+        id: text(r, "id")?,
+        agency: name(r, "agency", names)?,
+        fee_code: name(r, "fee_code", names)?,
+        gateway: name(r, "gateway", names)?,
         kind,
-        our_ref: r.try_get("our_ref")?,
-        gateway_txn: r.try_get("gateway_txn")?,
+        our_ref: text(r, "our_ref")?,
+        gateway_txn: opt_text(r, "gateway_txn")?,
         amount: r.try_get("amount")?,
         status: status(&state),
         at: time_of(r, "updated_at")?,
-        account: r.try_get("collection_account")?,
+        account: name(r, "collection_account", names)?,
     })
+}
+
+fn text(r: &AnyRow, col: &str) -> Result<Text, StoreError> {
+    Ok(r.try_get::<&str, _>(col)?.into())
+}
+
+fn opt_text(r: &AnyRow, col: &str) -> Result<Option<Text>, StoreError> {
+    Ok(r.try_get::<Option<&str>, _>(col)?.map(Text::from))
+}
+
+fn name(r: &AnyRow, col: &str, names: &mut Names) -> Result<Name, StoreError> {
+    Ok(names.get(r.try_get::<&str, _>(col)?))
 }
 
 fn date_of(s: &str) -> Result<Date, StoreError> {
@@ -155,7 +167,7 @@ impl Store {
             return Ok(Ok(Imported::AlreadyImported));
         }
         let mut total: u64 = 0;
-        let mut statements: Vec<String> = Vec::new();
+        let mut statements: Vec<Name> = Vec::new();
         while let Some(msg) = rx.recv().await {
             let rows = match msg {
                 Ok(r) => r,
@@ -178,11 +190,11 @@ impl Store {
                             q = q
                                 .bind(&meta.sha256)
                                 .bind(r.origin.line as i64)
-                                .bind(&r.gateway)
+                                .bind(&*r.gateway)
                                 .bind(kind_str(r.kind))
-                                .bind(&r.our_ref)
-                                .bind(r.parent_ref.clone())
-                                .bind(&r.gateway_txn)
+                                .bind(r.our_ref.as_str())
+                                .bind(r.parent_ref.as_deref())
+                                .bind(r.gateway_txn.as_str())
                                 .bind(r.amount)
                                 .bind(r.fee)
                                 .bind(r.net)
@@ -192,7 +204,7 @@ impl Store {
                                 })
                                 .bind(fmt_time(r.at))
                                 .bind(calendar.business_date(r.at).to_string())
-                                .bind(&r.text);
+                                .bind(r.text.as_str());
                         }
                         q.execute(&mut *tx).await?;
                     }
@@ -216,16 +228,16 @@ impl Store {
                             q = q
                                 .bind(&meta.sha256)
                                 .bind(e.origin.line as i64)
-                                .bind(&e.statement_id)
-                                .bind(&e.account)
-                                .bind(&e.bank_ref)
+                                .bind(&*e.statement_id)
+                                .bind(&*e.account)
+                                .bind(e.bank_ref.as_str())
                                 .bind(e.amount)
                                 .bind(dir_str(e.direction))
                                 .bind(i64::from(e.reversal))
                                 .bind(e.value_date.to_string())
                                 .bind(e.booked_at.map(fmt_time))
-                                .bind(&e.memo)
-                                .bind(e.counterparty.clone());
+                                .bind(e.memo.as_str())
+                                .bind(e.counterparty.as_deref());
                         }
                         q.execute(&mut *tx).await?;
                     }
@@ -238,7 +250,7 @@ impl Store {
                 "INSERT INTO recon_statements (statement_id, file_sha256) VALUES ($1,$2) \
                  ON CONFLICT (statement_id) DO NOTHING",
             )
-            .bind(s)
+            .bind(&**s)
             .bind(&meta.sha256)
             .execute(&mut *tx)
             .await?;
@@ -268,7 +280,7 @@ impl Store {
     ) -> Result<crate::recon::matching::Inputs, StoreError> {
         let mut inputs = crate::recon::matching::Inputs::default();
         // Every row of a file names the same file: one shared copy per file.
-        let mut files = SharedNames::default();
+        let mut files = Names::default();
         let rows = sqlx::query(
             "SELECT file_sha256, line, gateway, kind, our_ref, parent_ref, gateway_txn, amount, \
              fee, net, status, at, text FROM recon_gateway_rows WHERE business_date = $1",
@@ -280,9 +292,9 @@ impl Store {
             let kind: String = r.try_get("kind")?;
             let status: String = r.try_get("status")?;
             inputs.gateway.push(GatewayRow {
-                gateway: r.try_get("gateway")?,
+                gateway: files.get(r.try_get::<&str, _>("gateway")?),
                 origin: Origin {
-                    file: files.shared(r.try_get("file_sha256")?),
+                    file: files.get(r.try_get::<&str, _>("file_sha256")?),
                     line: r.try_get::<i64, _>("line")? as u64,
                 },
                 kind: match kind.as_str() {
@@ -290,9 +302,9 @@ impl Store {
                     "refund" => TxnKind::Refund,
                     _ => return Err(corrupt("kind", &kind)),
                 },
-                our_ref: r.try_get("our_ref")?,
-                parent_ref: r.try_get("parent_ref")?,
-                gateway_txn: r.try_get("gateway_txn")?,
+                our_ref: text(r, "our_ref")?,
+                parent_ref: opt_text(r, "parent_ref")?,
+                gateway_txn: text(r, "gateway_txn")?,
                 amount: r.try_get("amount")?,
                 fee: r.try_get("fee")?,
                 net: r.try_get("net")?,
@@ -302,7 +314,7 @@ impl Store {
                     GatewayStatus::Paid
                 },
                 at: time_of(r, "at")?,
-                text: r.try_get("text")?,
+                text: text(r, "text")?,
             });
         }
         let rows = sqlx::query(
@@ -320,12 +332,12 @@ impl Store {
             let booked: Option<String> = r.try_get("booked_at")?;
             inputs.bank.push(BankEntry {
                 origin: Origin {
-                    file: files.shared(r.try_get("file_sha256")?),
+                    file: files.get(r.try_get::<&str, _>("file_sha256")?),
                     line: r.try_get::<i64, _>("line")? as u64,
                 },
-                statement_id: r.try_get("statement_id")?,
-                account: r.try_get("account")?,
-                bank_ref: r.try_get("bank_ref")?,
+                statement_id: files.get(r.try_get::<&str, _>("statement_id")?),
+                account: files.get(r.try_get::<&str, _>("account")?),
+                bank_ref: text(r, "bank_ref")?,
                 amount: r.try_get("amount")?,
                 direction: if dir == "debit" {
                     Direction::Debit
@@ -335,8 +347,8 @@ impl Store {
                 reversal: r.try_get::<i64, _>("reversal")? != 0,
                 value_date: date_of(&vd)?,
                 booked_at: booked.as_deref().and_then(crate::timefmt::parse_rfc3339),
-                memo: r.try_get("memo")?,
-                counterparty: r.try_get("counterparty")?,
+                memo: text(r, "memo")?,
+                counterparty: opt_text(r, "counterparty")?,
             });
         }
         // Decided within [date - 2 days, date + 3 days) UTC: the engine flags only `date`'s.
@@ -344,7 +356,7 @@ impl Store {
         let end = fmt_time(date.midnight().assume_utc() + Duration::days(3));
         // Attempts and refunds, each as one ledger transaction (same columns, aliased).
         let attempts = sqlx::query(
-            "SELECT a.id, a.payment_id, p.agency, p.fee_code, a.gateway, a.attempt_ref AS our_ref, \
+            "SELECT a.id, p.agency, p.fee_code, a.gateway, a.attempt_ref AS our_ref, \
              a.gateway_txn_id AS gateway_txn, a.amount, a.state, a.updated_at, p.collection_account \
              FROM payment_attempts a JOIN payments p ON p.id = a.payment_id \
              WHERE a.updated_at >= $1 AND a.updated_at < $2",
@@ -354,16 +366,19 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         for r in &attempts {
-            inputs
-                .ledger
-                .push(ledger_txn(r, TxnKind::Payment, |state| match state {
+            inputs.ledger.push(ledger_txn(
+                r,
+                &mut files,
+                TxnKind::Payment,
+                |state| match state {
                     "succeeded" | "double_paid" => LedgerStatus::Succeeded,
                     "failed" | "cancelled" | "expired" => LedgerStatus::Failed,
                     _ => LedgerStatus::Pending,
-                })?);
+                },
+            )?);
         }
         let refunds = sqlx::query(
-            "SELECT r.id, r.payment_id, p.agency, p.fee_code, a.gateway, r.refund_ref AS our_ref, \
+            "SELECT r.id, p.agency, p.fee_code, a.gateway, r.refund_ref AS our_ref, \
              r.gateway_refund_id AS gateway_txn, r.amount, r.state, r.updated_at, p.collection_account \
              FROM payment_refunds r JOIN payment_attempts a ON a.id = r.attempt_id \
              JOIN payments p ON p.id = r.payment_id \
@@ -374,13 +389,16 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         for r in &refunds {
-            inputs
-                .ledger
-                .push(ledger_txn(r, TxnKind::Refund, |state| match state {
+            inputs.ledger.push(ledger_txn(
+                r,
+                &mut files,
+                TxnKind::Refund,
+                |state| match state {
                     "succeeded" => LedgerStatus::Succeeded,
                     "failed" => LedgerStatus::Failed,
                     _ => LedgerStatus::Pending,
-                })?);
+                },
+            )?);
         }
         Ok(inputs)
     }
@@ -602,17 +620,4 @@ fn stored_discrepancy(r: &AnyRow) -> Result<StoredDiscrepancy, StoreError> {
         discrepancy,
         resolution,
     })
-}
-
-/// Interns file names (hashes) so that the rows of one file share one allocation.
-#[derive(Default)]
-struct SharedNames(std::collections::HashMap<String, std::sync::Arc<str>>);
-
-impl SharedNames {
-    fn shared(&mut self, name: String) -> std::sync::Arc<str> {
-        self.0
-            .entry(name)
-            .or_insert_with_key(|k| k.as_str().into())
-            .clone()
-    }
 }

@@ -11,7 +11,7 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 
 use super::{parse_vnd, Problems, Rejected, Summary};
-use crate::recon::model::{BankEntry, Direction, Origin};
+use crate::recon::model::{BankEntry, Direction, Name, Origin, Text};
 
 const MAX_DEPTH: usize = 32;
 const MAX_TEXT: usize = 4096;
@@ -55,6 +55,8 @@ struct Stmt {
     summary_count: Option<u64>,
     summary_credits: Option<i64>,
     summary_debits: Option<i64>,
+    /// The id and account, shared by the statement's entries (made at the first).
+    names: Option<(Name, Name)>,
 }
 
 #[derive(Default)]
@@ -99,7 +101,7 @@ pub fn parse<R: BufRead>(
     sink: &mut dyn FnMut(BankEntry),
 ) -> Result<Summary, Rejected> {
     let mut problems = Problems::new(file);
-    let shared_file: std::sync::Arc<str> = file.into();
+    let shared_file: Name = file.into();
     let mut reader = Reader::from_reader(Lines { inner: r, line: 1 });
     reader.config_mut().trim_text(true);
     let mut buf = Vec::new();
@@ -220,10 +222,12 @@ pub fn parse<R: BufRead>(
                     let depth = path.len();
                     if depth == 4 && path[3] == "Id" {
                         s.id = text.to_owned();
+                        s.names = None;
                     } else if ends(&path, &["Acct", "Id", "Othr", "Id"])
                         || ends(&path, &["Acct", "Id", "IBAN"])
                     {
                         s.account = text.to_owned();
+                        s.names = None;
                     } else if ends(&path, &["TtlNtries", "NbOfNtries"]) {
                         s.summary_count = text.parse().ok();
                     } else if ends(&path, &["TtlCdtNtries", "Sum"]) {
@@ -342,11 +346,7 @@ fn date_of(s: &str) -> Option<time::Date> {
     super::super::config::parse_date(s.get(0..10)?)
 }
 
-fn entry(
-    n: Ntry,
-    s: &Stmt,
-    file: &std::sync::Arc<str>,
-) -> Result<Option<BankEntry>, (u64, String)> {
+fn entry(n: Ntry, s: &mut Stmt, file: &Name) -> Result<Option<BankEntry>, (u64, String)> {
     let fail = |why: String| Err((n.start, why));
     if !n.status.is_empty() && n.status != "BOOK" {
         // Pending or informational entries are not money on the account yet.
@@ -372,20 +372,24 @@ fn entry(
     } else {
         n.svcr_ref
     };
+    let (statement_id, account) = s
+        .names
+        .get_or_insert_with(|| (s.id.as_str().into(), s.account.as_str().into()))
+        .clone();
     Ok(Some(BankEntry {
         origin: Origin {
             file: file.clone(),
             line: n.ordinal,
         },
-        statement_id: s.id.clone(),
-        account: s.account.clone(),
-        bank_ref,
+        statement_id,
+        account,
+        bank_ref: bank_ref.into(),
         amount,
         direction,
         reversal: n.reversal,
         value_date,
         booked_at,
-        memo: n.memo,
-        counterparty: n.debtor,
+        memo: n.memo.into(),
+        counterparty: n.debtor.map(Text::from),
     }))
 }

@@ -12,7 +12,7 @@ use std::io::BufRead;
 use time::{Date, Month};
 
 use super::{parse_vnd, read_line_bounded, Problems, Rejected, Summary};
-use crate::recon::model::{BankEntry, Direction, Origin};
+use crate::recon::model::{BankEntry, Direction, Name, Origin, Text};
 
 /// MT940 lines are at most 65 characters (plus `:86:` continuation); be generous but bounded.
 const MAX_LINE: usize = 4096;
@@ -29,6 +29,8 @@ struct Stmt {
     sum: i64,
     /// The entry whose `:86:` may still follow; handed on at the next `:61:` or the end.
     last: Option<BankEntry>,
+    /// `account/number` and the account, shared by the statement's entries (made at the first).
+    names: Option<(Name, Name)>,
 }
 
 fn yymmdd(s: &str) -> Option<Date> {
@@ -57,7 +59,7 @@ fn balance(v: &str) -> Result<(i64, bool), String> {
 }
 
 /// One `:61:` line.
-fn entry(v: &str, st: &Stmt, file: &std::sync::Arc<str>, line: u64) -> Result<BankEntry, String> {
+fn entry(v: &str, st: &mut Stmt, file: &Name, line: u64) -> Result<BankEntry, String> {
     let bad = |why: &str| format!("statement line {v:?}: {why}");
     let b = v.as_bytes();
     let value_date = v
@@ -104,20 +106,29 @@ fn entry(v: &str, st: &Stmt, file: &std::sync::Arc<str>, line: u64) -> Result<Ba
         Some((c, b)) => (c, b.split_whitespace().next().unwrap_or("")),
         None => (refs, ""),
     };
+    let (statement_id, account) = st
+        .names
+        .get_or_insert_with(|| {
+            (
+                format!("{}/{}", st.account, st.number).into(),
+                st.account.as_str().into(),
+            )
+        })
+        .clone();
     Ok(BankEntry {
         origin: Origin {
             file: file.clone(),
             line,
         },
-        statement_id: format!("{}/{}", st.account, st.number),
-        account: st.account.clone(),
-        bank_ref: bank_ref.to_owned(),
+        statement_id,
+        account,
+        bank_ref: bank_ref.into(),
         amount,
         direction,
         reversal,
         value_date,
         booked_at: None,
-        memo: String::new(),
+        memo: Text::default(),
         counterparty: None,
     })
 }
@@ -130,7 +141,7 @@ pub fn parse<R: BufRead>(
     sink: &mut dyn FnMut(BankEntry),
 ) -> Result<Summary, Rejected> {
     let mut problems = Problems::new(file);
-    let shared_file: std::sync::Arc<str> = file.into();
+    let shared_file: Name = file.into();
     let mut buf = Vec::new();
     let mut line_no = 0u64;
     let mut cur: Option<Stmt> = None;
@@ -235,9 +246,11 @@ pub fn parse<R: BufRead>(
         match tag {
             "25" => {
                 st.account = value.rsplit('/').next().unwrap_or(value).trim().to_owned();
+                st.names = None;
             }
             "28C" => {
                 st.number = value.trim().to_owned();
+                st.names = None;
                 if !numbers.insert((st.account.clone(), st.number.clone())) {
                     problems.add(
                         line_no,
