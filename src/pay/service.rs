@@ -722,6 +722,7 @@ impl Payments {
             &cause,
             &ctx.actor,
             now,
+            None,
             |a| fill(a),
         )
         .await?;
@@ -754,10 +755,16 @@ impl Payments {
         cause: &str,
         actor: &str,
         now: OffsetDateTime,
+        mut loaded: Option<PaymentAggregate>,
         fill: impl Fn(&mut AttemptRecord),
     ) -> Result<Applied, PayError> {
         for _ in 0..MAX_RETRIES {
-            let agg = self.load(payment_id).await?;
+            // The caller's fresh read serves the first try (the version check catches a change
+            // since); a retry reads again.
+            let agg = match loaded.take() {
+                Some(agg) => agg,
+                None => self.load(payment_id).await?,
+            };
             let idx = agg
                 .attempts
                 .iter()
@@ -1144,6 +1151,7 @@ impl Payments {
                 &format!("callback:{cause}"),
                 &format!("gateway:{gw}"),
                 now,
+                Some(agg),
                 |a| {
                     if a.gateway_txn_id.is_none() {
                         a.gateway_txn_id = txn.clone();
@@ -1279,6 +1287,7 @@ impl Payments {
                                     &format!("status_query:{cause}"),
                                     "system:status_sync",
                                     now,
+                                    None,
                                     |r| {
                                         if r.gateway_txn_id.is_none() {
                                             r.gateway_txn_id = txn.clone();
@@ -1307,6 +1316,7 @@ impl Payments {
                             "status_query_no_answer",
                             "system:status_sync",
                             now,
+                            None,
                             |_| {},
                         )
                         .await?;
@@ -1326,6 +1336,7 @@ impl Payments {
                         &format!("status_sync:{cause}"),
                         "system:status_sync",
                         now,
+                        None,
                         |_| {},
                     )
                     .await;

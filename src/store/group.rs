@@ -13,6 +13,12 @@
 //!   it would have);
 //! - if the commit itself fails, every job of the batch gets an error and nothing was written.
 //!
+//! A job may hand back transparency-log entries instead of appending them itself
+//! ([`Logged`]): the writer appends the entries of every job of the batch that succeeded in one
+//! append just before the commit, in job order, in the same transaction. An append costs five
+//! statements whatever its size, so this is most of what a batch saves beyond the fsync. If that
+//! append fails, the whole batch fails as if its commit had.
+//!
 //! Jobs must only use the connection they are given (never the pool, never the writer: that would
 //! wait on itself), and must not hold it across anything slow (network calls happen outside).
 
@@ -20,9 +26,29 @@ use std::any::Any;
 
 use futures_util::future::BoxFuture;
 use sqlx::{AnyConnection, AnyPool};
+use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
+use super::log::LogInput;
 use super::{Backend, StoreError};
+
+/// Log entries a job's change must commit with, and when the change happened.
+#[derive(Debug, Default)]
+pub(crate) struct Logged(Option<(Vec<LogInput>, OffsetDateTime)>);
+
+impl Logged {
+    pub(crate) fn none() -> Logged {
+        Logged(None)
+    }
+
+    pub(crate) fn new(entries: Vec<LogInput>, at: OffsetDateTime) -> Logged {
+        Logged(Some((entries, at)))
+    }
+
+    pub(crate) fn into_parts(self) -> Option<(Vec<LogInput>, OffsetDateTime)> {
+        self.0
+    }
+}
 
 /// The most jobs in one transaction (bounds a batch's latency and its memory).
 const MAX_BATCH: usize = 512;
@@ -30,7 +56,8 @@ const MAX_BATCH: usize = 512;
 const QUEUE: usize = 16 * 1024;
 
 type Output = Result<Box<dyn Any + Send>, StoreError>;
-type Job = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Output> + Send>;
+type JobOutput = Result<(Box<dyn Any + Send>, Logged), StoreError>;
+type Job = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, JobOutput> + Send>;
 
 struct Request {
     job: Job,
@@ -50,17 +77,21 @@ impl GroupWriter {
         GroupWriter { tx }
     }
 
-    /// Runs `f` in the next batch and returns its result once the batch committed.
+    /// Runs `f` in the next batch, appends the log entries it hands back, and returns its result
+    /// once the batch committed.
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<(T, Logged), StoreError>>
             + Send
             + 'static,
     {
         let job: Job = Box::new(move |conn| {
             let fut = f(conn);
-            Box::pin(async move { fut.await.map(|v| Box::new(v) as Box<dyn Any + Send>) })
+            Box::pin(async move {
+                fut.await
+                    .map(|(v, logged)| (Box::new(v) as Box<dyn Any + Send>, logged))
+            })
         });
         let (reply, answer) = oneshot::channel();
         self.tx
@@ -115,6 +146,9 @@ async fn run_batch(pool: &AnyPool, begin: &str, batch: &mut [Request]) -> Vec<Ou
     }
     let mut results: Vec<Output> = Vec::with_capacity(batch.len());
     let mut broken: Option<String> = None;
+    // The log entries of the jobs that succeeded, with each entry's time.
+    let mut entries: Vec<LogInput> = Vec::new();
+    let mut times: Vec<OffsetDateTime> = Vec::new();
     for req in batch.iter_mut() {
         if let Some(why) = &broken {
             results.push(Err(StoreError::Commit(why.clone())));
@@ -136,7 +170,18 @@ async fn run_batch(pool: &AnyPool, begin: &str, batch: &mut [Request]) -> Vec<Ou
         if let Err(e) = undo.and(release) {
             broken = Some(format!("savepoint: {e}"));
         }
-        results.push(out);
+        results.push(out.map(|(value, logged)| {
+            if let Some((logs, at)) = logged.into_parts() {
+                times.extend(std::iter::repeat_n(at, logs.len()));
+                entries.extend(logs);
+            }
+            value
+        }));
+    }
+    if broken.is_none() {
+        if let Err(e) = super::log::append_with(&mut conn, &entries, |i| times[i]).await {
+            broken = Some(format!("log append: {e}"));
+        }
     }
     if let Some(why) = broken {
         let _ = exec(&mut conn, "ROLLBACK").await;
@@ -152,7 +197,7 @@ async fn run_batch(pool: &AnyPool, begin: &str, batch: &mut [Request]) -> Vec<Ou
     results
 }
 
-fn noop() -> Output {
+fn noop() -> JobOutput {
     Err(StoreError::Commit("job already taken".into()))
 }
 
@@ -230,6 +275,83 @@ mod tests {
                 .unwrap();
             assert_eq!(keys.len(), 180, "group_commit={group_commit}");
             assert!(!keys.iter().any(|k| k == "dup" || k.ends_with('5')));
+        }
+    }
+
+    /// Jobs that hand back log entries: the entries of the jobs that succeeded are in the log
+    /// (each job's together, in an order that is one job after another), a failed job's are not,
+    /// and the tree over them is whole.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn log_entries_commit_with_their_job() {
+        use crate::audit::entry::{EntryKind, NewEntry};
+        use crate::store::group::Logged;
+        use crate::store::LogInput;
+        for group_commit in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let s = store(dir.path(), group_commit).await;
+            let now = time::OffsetDateTime::now_utc();
+            let mut tasks = Vec::new();
+            for i in 0..120u32 {
+                let s = s.clone();
+                tasks.push(tokio::spawn(async move {
+                    s.write_logged(move |_c| {
+                        Box::pin(async move {
+                            if i % 7 == 3 {
+                                return Err(StoreError::Invalid(format!("job {i} fails")));
+                            }
+                            let entries = (0..2)
+                                .map(|k| {
+                                    LogInput::new(NewEntry::new(
+                                        EntryKind::Admin,
+                                        now,
+                                        "test",
+                                        serde_json::json!({ "job": i, "k": k }),
+                                    ))
+                                    .subject(format!("job:{i}"))
+                                })
+                                .collect();
+                            Ok((i, Logged::new(entries, now)))
+                        })
+                    })
+                    .await
+                }));
+            }
+            let mut ok = Vec::new();
+            for t in tasks {
+                if let Ok(i) = t.await.unwrap() {
+                    ok.push(i);
+                }
+            }
+            assert_eq!(ok.len(), 120 - 17, "group_commit={group_commit}");
+            assert_eq!(s.log_size().await.unwrap(), 2 * ok.len() as u64);
+            let entries = s.log_entries(0, 2 * ok.len() as u64).await.unwrap();
+            let jobs: Vec<u64> = entries
+                .iter()
+                .map(|e| {
+                    let v: serde_json::Value = serde_json::from_str(&e.body).unwrap();
+                    v["data"]["job"].as_u64().unwrap()
+                })
+                .collect();
+            for pair in jobs.chunks(2) {
+                assert_eq!(pair[0], pair[1], "a job's entries are adjacent: {jobs:?}");
+                assert!(pair[0] % 7 != 3, "a failed job's entries are not logged");
+            }
+            for i in &ok {
+                assert_eq!(
+                    s.log_find_subject(&format!("job:{i}")).await.unwrap().len(),
+                    2
+                );
+            }
+            // The stored tree is the tree of the stored entries.
+            use crate::audit::merkle::{leaf_hash, root_from_leaves, Frontier};
+            let leaves: Vec<_> = entries
+                .iter()
+                .map(|e| leaf_hash(e.body.as_bytes()))
+                .collect();
+            let size = leaves.len() as u64;
+            let nodes = s.log_nodes(&Frontier::plan(size)).await.unwrap();
+            let stored = Frontier::from_nodes(size, |id| nodes.get(&id).copied()).unwrap();
+            assert_eq!(stored.root(), root_from_leaves(&leaves));
         }
     }
 

@@ -83,6 +83,16 @@ pub(crate) async fn append_in(
     inputs: &[LogInput],
     now: OffsetDateTime,
 ) -> Result<Vec<u64>, StoreError> {
+    append_with(conn, inputs, |_| now).await
+}
+
+/// [`append_in`] with each entry's own time (`at(i)` for `inputs[i]`): the group-commit writer
+/// appends the entries of a whole batch of jobs at once.
+pub(crate) async fn append_with(
+    conn: &mut AnyConnection,
+    inputs: &[LogInput],
+    at: impl Fn(usize) -> OffsetDateTime,
+) -> Result<Vec<u64>, StoreError> {
     if inputs.is_empty() {
         return Ok(Vec::new());
     }
@@ -103,7 +113,6 @@ pub(crate) async fn append_in(
         .map_err(|e| StoreError::Corrupt(format!("log frontier at size {old_size}: {e}")))?;
 
     let positional = conn.backend_name() == "SQLite";
-    let created = fmt_time(now);
     let mut bodies = Vec::with_capacity(inputs.len());
     let mut nodes: Vec<(NodeId, Hash)> = Vec::with_capacity(inputs.len() * 2);
     let mut subjects: Vec<(String, u64)> = Vec::new();
@@ -117,7 +126,7 @@ pub(crate) async fn append_in(
         for s in &input.subjects {
             subjects.push((s.clone(), index));
         }
-        bodies.push((index, input.entry.kind.as_str(), body));
+        bodies.push((index, input.entry.kind.as_str(), body, fmt_time(at(i))));
     }
 
     for chunk in bodies.chunks(CHUNK) {
@@ -128,7 +137,7 @@ pub(crate) async fn append_in(
             positional,
         );
         let mut q = sqlx::query(&sql);
-        for (index, kind, body) in chunk {
+        for (index, kind, body, created) in chunk {
             q = q
                 .bind(to_i64(*index)?)
                 .bind(*kind)
@@ -167,14 +176,14 @@ pub(crate) async fn append_in(
         }
         q.execute(&mut *conn).await?;
     }
-    Ok(bodies.into_iter().map(|(i, _, _)| i).collect())
+    Ok(bodies.into_iter().map(|(i, ..)| i).collect())
 }
 
 /// A multi-row `VALUES` list of `rows` tuples of `cols` parameters. SQLite gets anonymous `?`
 /// parameters: sqlx resolves a numbered one by asking SQLite for each parameter's name, a linear
 /// search, so numbered parameters cost quadratically in a statement this size (a quarter of an
 /// append's time); PostgreSQL gets `$N`, the only form it takes.
-fn values_sql(head: &str, rows: usize, cols: usize, positional: bool) -> String {
+pub(super) fn values_sql(head: &str, rows: usize, cols: usize, positional: bool) -> String {
     use std::fmt::Write as _;
     let mut sql = String::with_capacity(head.len() + rows * cols * 6);
     sql.push_str(head);

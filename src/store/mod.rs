@@ -217,11 +217,35 @@ impl Store {
             + Send
             + 'static,
     {
+        self.write_logged(move |conn| {
+            let fut = f(conn);
+            Box::pin(async move { Ok((fut.await?, group::Logged::none())) })
+        })
+        .await
+    }
+
+    /// [`Store::write`] for a job that hands back the log entries its change commits with: they
+    /// are appended in the same transaction after the job (with group commit, once for the whole
+    /// batch).
+    pub(crate) async fn write_logged<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut sqlx::AnyConnection,
+            ) -> futures_util::future::BoxFuture<
+                'c,
+                Result<(T, group::Logged), StoreError>,
+            > + Send
+            + 'static,
+    {
         match &self.writer {
             Some(w) => w.write(f).await,
             None => {
                 let mut tx = self.pool.begin().await?;
-                let out = f(&mut tx).await?;
+                let (out, logged) = f(&mut tx).await?;
+                if let Some((entries, at)) = logged.into_parts() {
+                    log::append_in(&mut tx, &entries, at).await?;
+                }
                 tx.commit().await?;
                 Ok(out)
             }

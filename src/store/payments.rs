@@ -16,6 +16,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use time::OffsetDateTime;
 
+use super::group::Logged;
 use super::{fmt_time, parse_time, Backend, LogInput, Store, StoreError};
 use crate::pay::ledger::{Account, Line, PostingSet};
 use crate::pay::state::{AttemptState, PaymentState, RefundState};
@@ -311,8 +312,11 @@ impl Store {
         log: &[LogInput],
     ) -> Result<(), StoreError> {
         let (p, actor, idem, log) = (p.clone(), actor.to_owned(), idem.cloned(), log.to_vec());
-        self.write(move |conn| {
-            Box::pin(async move { pay_insert_in(conn, &p, &actor, idem.as_ref(), &log).await })
+        self.write_logged(move |conn| {
+            Box::pin(async move {
+                pay_insert_in(conn, &p, &actor, idem.as_ref()).await?;
+                Ok(((), Logged::new(log, p.created_at)))
+            })
         })
         .await
     }
@@ -321,8 +325,19 @@ impl Store {
     /// written nothing) if another decision got there first.
     pub async fn pay_commit(&self, c: &PayChange, now: OffsetDateTime) -> Result<bool, StoreError> {
         let c = c.clone();
-        self.write(move |conn| Box::pin(async move { pay_commit_in(conn, &c, now).await }))
-            .await
+        self.write_logged(move |conn| {
+            Box::pin(async move {
+                let done = pay_commit_in(conn, &c, now).await?;
+                // A decision that lost the race wrote nothing, so it logs nothing.
+                let logged = if done {
+                    Logged::new(c.log, now)
+                } else {
+                    Logged::none()
+                };
+                Ok((done, logged))
+            })
+        })
+        .await
     }
 
     /// Records a verified callback that changed nothing (unknown order, replay), with its log
@@ -334,11 +349,10 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let (cb, log) = (cb.clone(), log.to_vec());
-        self.write(move |conn| {
+        self.write_logged(move |conn| {
             Box::pin(async move {
                 insert_callback(&mut *conn, &cb, now).await?;
-                super::log::append_in(&mut *conn, &log, now).await?;
-                Ok(())
+                Ok(((), Logged::new(log, now)))
             })
         })
         .await
@@ -855,30 +869,83 @@ fn outbox_from_row(r: &AnyRow) -> Result<OutboxRow, StoreError> {
     })
 }
 
-async fn insert_transition(
+/// The transitions of one decision (numbered from 0 under version `seq`), in one statement.
+async fn insert_transitions(
     conn: &mut sqlx::AnyConnection,
     payment_id: &str,
     seq: i64,
-    n: i64,
-    t: &TransitionRow,
+    ts: &[TransitionRow],
     at: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    if ts.is_empty() {
+        return Ok(());
+    }
+    let positional = conn.backend_name() == "SQLite";
+    let sql = super::log::values_sql(
         "INSERT INTO payment_transitions (payment_id, seq, n, subject, subject_id, from_state, \
-         to_state, cause, actor, at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
-    )
-    .bind(payment_id)
-    .bind(seq)
-    .bind(n)
-    .bind(t.subject)
-    .bind(&t.subject_id)
-    .bind(t.from_state.clone())
-    .bind(&t.to_state)
-    .bind(&t.cause)
-    .bind(&t.actor)
-    .bind(fmt_time(at))
-    .execute(&mut *conn)
-    .await?;
+         to_state, cause, actor, at) VALUES ",
+        ts.len(),
+        10,
+        positional,
+    );
+    let at = fmt_time(at);
+    let mut q = sqlx::query(&sql);
+    for (n, t) in ts.iter().enumerate() {
+        q = q
+            .bind(payment_id)
+            .bind(seq)
+            .bind(n as i64)
+            .bind(t.subject)
+            .bind(t.subject_id.as_str())
+            .bind(t.from_state.as_deref())
+            .bind(t.to_state.as_str())
+            .bind(t.cause.as_str())
+            .bind(t.actor.as_str())
+            .bind(at.as_str());
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Every line of a decision's postings, in one statement.
+async fn insert_postings(
+    conn: &mut sqlx::AnyConnection,
+    payment_id: &str,
+    postings: &[(String, PostingSet)],
+    at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let rows: usize = postings.iter().map(|(_, set)| set.lines().len()).sum();
+    if rows == 0 {
+        return Ok(());
+    }
+    let positional = conn.backend_name() == "SQLite";
+    let sql = super::log::values_sql(
+        "INSERT INTO ledger_lines (posting_id, n, kind, payment_id, ref_id, account, amount, at) \
+         VALUES ",
+        rows,
+        8,
+        positional,
+    );
+    let at = fmt_time(at);
+    let ids: Vec<String> = postings
+        .iter()
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
+    let mut q = sqlx::query(&sql);
+    for ((ref_id, set), posting_id) in postings.iter().zip(&ids) {
+        for (n, line) in set.lines().iter().enumerate() {
+            q = q
+                .bind(posting_id.as_str())
+                .bind(n as i64)
+                .bind(set.kind.as_str())
+                .bind(payment_id)
+                .bind(ref_id.as_str())
+                .bind(line.account.code())
+                .bind(line.amount)
+                .bind(at.as_str());
+        }
+    }
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -926,7 +993,6 @@ async fn pay_insert_in(
     p: &PaymentRecord,
     actor: &str,
     idem: Option<&IdemResponse>,
-    log: &[LogInput],
 ) -> Result<(), StoreError> {
     sqlx::query(&format!(
         "INSERT INTO payments ({PAYMENT_COLS}) VALUES \
@@ -952,26 +1018,24 @@ async fn pay_insert_in(
     .bind(fmt_time(p.updated_at))
     .execute(&mut *conn)
     .await?;
-    insert_transition(
+    insert_transitions(
         &mut *conn,
         &p.id,
         p.version,
-        0,
-        &TransitionRow {
+        &[TransitionRow {
             subject: "payment",
             subject_id: p.id.clone(),
             from_state: None,
             to_state: p.state.as_str().into(),
             cause: "created".into(),
             actor: actor.into(),
-        },
+        }],
         p.created_at,
     )
     .await?;
     if let Some(idem) = idem {
         idem_finish(&mut *conn, idem).await?;
     }
-    super::log::append_in(&mut *conn, log, p.created_at).await?;
     Ok(())
 }
 
@@ -1080,28 +1144,8 @@ async fn pay_commit_in(
         .execute(&mut *conn)
         .await?;
     }
-    for (n, t) in c.transitions.iter().enumerate() {
-        insert_transition(&mut *conn, &c.payment_id, new_version, n as i64, t, now).await?;
-    }
-    for (ref_id, set) in &c.postings {
-        let posting_id = uuid::Uuid::new_v4().to_string();
-        for (n, line) in set.lines().iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO ledger_lines (posting_id, n, kind, payment_id, ref_id, account, \
-                     amount, at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
-            )
-            .bind(&posting_id)
-            .bind(n as i64)
-            .bind(set.kind.as_str())
-            .bind(&c.payment_id)
-            .bind(ref_id)
-            .bind(line.account.code())
-            .bind(line.amount)
-            .bind(fmt_time(now))
-            .execute(&mut *conn)
-            .await?;
-        }
-    }
+    insert_transitions(&mut *conn, &c.payment_id, new_version, &c.transitions, now).await?;
+    insert_postings(&mut *conn, &c.payment_id, &c.postings, now).await?;
     for e in &c.outbox {
         sqlx::query(
             "INSERT INTO payment_outbox (id, portal, payment_id, event_type, body, created_at, \
@@ -1137,7 +1181,6 @@ async fn pay_commit_in(
     if let Some(idem) = &c.idem {
         idem_finish(&mut *conn, idem).await?;
     }
-    super::log::append_in(&mut *conn, &c.log, now).await?;
     Ok(true)
 }
 
