@@ -28,8 +28,8 @@ use crate::audit::record;
 use crate::config::PaymentsConfig;
 use crate::i18n::Lang;
 use crate::store::payments::{
-    AttemptRecord, CallbackRow, FlagRow, IdemResponse, OutboxEvent, PayChange, PaymentAggregate,
-    PaymentRecord, RefundRecord, TransitionRow,
+    AttemptRecord, CallbackRow, FlagRow, IdemResponse, OutboxDone, OutboxEvent, OutboxRow,
+    PayChange, PaymentAggregate, PaymentRecord, RefundRecord, TransitionRow,
 };
 use crate::store::{LogInput, Store, StoreError};
 
@@ -1901,66 +1901,83 @@ impl Payments {
         Ok(Some((pc.webhook_url.clone(), key)))
     }
 
-    /// Delivers due outbox events once; returns how many were delivered.
+    /// Delivers due outbox events once; returns how many were delivered. The claimed events are
+    /// sent concurrently (each to its portal, each with its own timeout) and their outcomes
+    /// recorded in one write: one event at a time, delivery fell behind the callbacks that make
+    /// them.
     pub async fn deliver_due(&self, now: OffsetDateTime) -> Result<usize, PayError> {
         let rows = self
             .store
             .outbox_claim(&self.instance, now, self.lease(), 32)
             .await?;
-        let mut delivered = 0;
-        for row in rows {
-            let attempts = row.attempts + 1;
-            let next = WEBHOOK_BACKOFF_SECS
-                .get(row.attempts as usize)
-                .map(|s| now + scaled(&self.cfg, *s));
-            let Some((url, key)) = self.portal_target(&row.portal).await? else {
-                // Nowhere to deliver: kept, not retried (the portal polls).
-                self.store
-                    .outbox_done(
-                        &row.id,
-                        &self.instance,
-                        None,
-                        None,
-                        row.attempts,
-                        Some("no webhook configured"),
-                    )
-                    .await?;
-                continue;
-            };
-            let t = now.unix_timestamp();
-            let sig = webhook_signature(&key, t, row.body.as_bytes());
-            let res = self
-                .http
-                .post(&url)
-                .header("content-type", "application/json")
-                .header("x-antin-event-id", &row.id)
-                .header("x-antin-event-type", &row.event_type)
-                .header("x-antin-signature", format!("t={t},v1={sig}"))
-                .body(row.body.clone())
-                .send()
-                .await;
-            match res {
-                Ok(resp) if resp.status().is_success() => {
-                    delivered += 1;
-                    self.store
-                        .outbox_done(&row.id, &self.instance, Some(now), None, attempts, None)
-                        .await?;
-                }
-                Ok(resp) => {
-                    let e = format!("HTTP {}", resp.status().as_u16());
-                    self.store
-                        .outbox_done(&row.id, &self.instance, None, next, attempts, Some(&e))
-                        .await?;
-                }
-                Err(e) => {
-                    let e = format!("{e}");
-                    self.store
-                        .outbox_done(&row.id, &self.instance, None, next, attempts, Some(&e))
-                        .await?;
-                }
+        let sends = rows.iter().map(|row| self.deliver_one(row, now));
+        let mut done = Vec::with_capacity(rows.len());
+        let mut first_error = None;
+        for r in futures_util::future::join_all(sends).await {
+            match r {
+                Ok(d) => done.push(d),
+                // Its lease runs out and it is tried again; the others are still recorded.
+                Err(e) => first_error = first_error.or(Some(e)),
             }
         }
-        Ok(delivered)
+        let delivered = done.iter().filter(|d| d.delivered_at.is_some()).count();
+        self.store.outbox_done_many(&self.instance, &done).await?;
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(delivered),
+        }
+    }
+
+    /// Sends one claimed event; says what to record for it.
+    async fn deliver_one(
+        &self,
+        row: &OutboxRow,
+        now: OffsetDateTime,
+    ) -> Result<OutboxDone, PayError> {
+        let attempts = row.attempts + 1;
+        let next = WEBHOOK_BACKOFF_SECS
+            .get(row.attempts as usize)
+            .map(|s| now + scaled(&self.cfg, *s));
+        let failed = |e: String| OutboxDone {
+            id: row.id.clone(),
+            delivered_at: None,
+            next,
+            attempts,
+            error: Some(e),
+        };
+        let Some((url, key)) = self.portal_target(&row.portal).await? else {
+            // Nowhere to deliver: kept, not retried (the portal polls).
+            return Ok(OutboxDone {
+                id: row.id.clone(),
+                delivered_at: None,
+                next: None,
+                attempts: row.attempts,
+                error: Some("no webhook configured".into()),
+            });
+        };
+        let t = now.unix_timestamp();
+        let sig = webhook_signature(&key, t, row.body.as_bytes());
+        let res = self
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("x-antin-event-id", &row.id)
+            .header("x-antin-event-type", &row.event_type)
+            .header("x-antin-signature", format!("t={t},v1={sig}"))
+            .body(row.body.clone())
+            .send()
+            .await;
+        Ok(match res {
+            Ok(resp) if resp.status().is_success() => OutboxDone {
+                id: row.id.clone(),
+                delivered_at: Some(now),
+                next: None,
+                attempts,
+                error: None,
+            },
+            Ok(resp) => failed(format!("HTTP {}", resp.status().as_u16())),
+            Err(e) => failed(format!("{e}")),
+        })
     }
 
     // --- Worker passes --------------------------------------------------------------------------

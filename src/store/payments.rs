@@ -136,6 +136,18 @@ pub struct OutboxRow {
     pub delivered_at: Option<OffsetDateTime>,
 }
 
+/// What became of one claimed outbox event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxDone {
+    pub id: String,
+    /// When it was delivered; None: not delivered.
+    pub delivered_at: Option<OffsetDateTime>,
+    /// When to try again; None: not again.
+    pub next: Option<OffsetDateTime>,
+    pub attempts: i64,
+    pub error: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlagRow {
     pub attempt_id: Option<String>,
@@ -768,33 +780,34 @@ impl Store {
         .await
     }
 
-    /// Marks an outbox event delivered, or schedules its next try (None: given up, kept).
-    pub async fn outbox_done(
+    /// Records what became of claimed outbox events, in one write: delivered, or the next try
+    /// (None: given up, kept). An event whose lease this instance no longer holds is left alone.
+    pub async fn outbox_done_many(
         &self,
-        id: &str,
         owner: &str,
-        delivered_at: Option<OffsetDateTime>,
-        next: Option<OffsetDateTime>,
-        attempts: i64,
-        error: Option<&str>,
+        done: &[OutboxDone],
     ) -> Result<(), StoreError> {
-        let (delivered_at, next) = (opt_time(delivered_at), opt_time(next));
-        let (error, id, owner) = (error.map(str::to_owned), id.to_owned(), owner.to_owned());
+        if done.is_empty() {
+            return Ok(());
+        }
+        let (owner, done) = (owner.to_owned(), done.to_vec());
         self.write(move |conn| {
             Box::pin(async move {
-                sqlx::query(
-                    "UPDATE payment_outbox SET delivered_at = $1, next_attempt_at = $2, \
-                     attempts = $3, last_error = $4, lease_owner = NULL, lease_until = NULL \
-                     WHERE id = $5 AND lease_owner = $6",
-                )
-                .bind(delivered_at)
-                .bind(next)
-                .bind(attempts)
-                .bind(error)
-                .bind(id)
-                .bind(owner)
-                .execute(&mut *conn)
-                .await?;
+                for d in &done {
+                    sqlx::query(
+                        "UPDATE payment_outbox SET delivered_at = $1, next_attempt_at = $2, \
+                         attempts = $3, last_error = $4, lease_owner = NULL, lease_until = NULL \
+                         WHERE id = $5 AND lease_owner = $6",
+                    )
+                    .bind(opt_time(d.delivered_at))
+                    .bind(opt_time(d.next))
+                    .bind(d.attempts)
+                    .bind(d.error.as_deref())
+                    .bind(d.id.as_str())
+                    .bind(owner.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+                }
                 Ok(())
             })
         })
