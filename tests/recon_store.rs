@@ -120,6 +120,23 @@ async fn import_run_resolve(db: Db) {
         imp("statement-2026-11-21.mt940", "bank").await.unwrap().0,
         Imported::New(6)
     );
+    // The same statement number in another file (a re-issued copy): refused, nothing kept.
+    let copy = dir.path().join("statement-copy.mt940");
+    let text = std::fs::read_to_string(sample("statement-2026-11-21.mt940")).unwrap();
+    std::fs::write(&copy, text.replacen(":20:STMT261121", ":20:STMT261121B", 1)).unwrap();
+    let e = service::import_file(&store, cfg, &copy, "bank", "cli:test", now)
+        .await
+        .unwrap_err();
+    let ReconError::Rejected(r) = e else {
+        panic!("{e}")
+    };
+    assert!(
+        r.problems[0]
+            .reason
+            .contains("already imported from another file"),
+        "{r}"
+    );
+    assert_eq!(r.problems[0].file, "statement-copy.mt940");
     // A statement already imported (the unbalanced copy is refused first for balance; the
     // duplicate-number file repeats 325/1 within itself).
     let e = imp("bad/mt940-unbalanced.mt940", "bank").await.unwrap_err();

@@ -9,7 +9,7 @@ use serde_json::json;
 use time::{Date, OffsetDateTime};
 
 use super::config::ReconConfig;
-use super::import::{self, camt, csv, mt940, Rejected};
+use super::import::{self, camt, csv, mt940, Problem, Rejected};
 use super::matching::{reconcile, Params};
 use super::{model::Class, resolve, Outcome};
 use crate::audit::entry::{EntryKind, NewEntry};
@@ -244,7 +244,16 @@ pub async fn import_file_with_progress(
         .map_err(|e| ReconError::BadInput(e.to_string()))?;
     match (parsed, stored) {
         (Err(rejected), _) => Err(ReconError::Rejected(rejected)),
-        (Ok(_), Err(why)) => Err(ReconError::BadInput(why)),
+        // A statement number already imported from another file: the file is refused like any
+        // other that contradicts what is stored (422 `recon_file_rejected`, not a bad request).
+        (Ok(_), Err(why)) => Err(ReconError::Rejected(Rejected {
+            problems: vec![Problem {
+                file: name,
+                line: 0,
+                reason: why,
+            }],
+            total: 1,
+        })),
         (Ok(_), Ok(imported)) => Ok((imported, sha)),
     }
 }

@@ -24,7 +24,7 @@ pub const MAX_PROBLEMS: usize = 100;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Problem {
     pub file: String,
-    /// 1-based line (for camt: the line where the element started).
+    /// 1-based line (for camt: the line where the element started); 0 for the file as a whole.
     pub line: u64,
     pub reason: String,
 }
