@@ -382,7 +382,7 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
     }
     for (li, l) in ledger.iter().enumerate() {
         if ledger_taken[li]
-            || &*l.gateway == "vietqr"
+            || l.gateway == "vietqr"
             || l.status != LedgerStatus::Succeeded
             || p.calendar.business_date(l.at) != p.date
         {
@@ -688,7 +688,7 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
     if !qr_unmatched.is_empty() {
         for (li, l) in ledger.iter().enumerate() {
             if !ledger_taken[li]
-                && &*l.gateway == "vietqr"
+                && l.gateway == "vietqr"
                 && l.kind == TxnKind::Payment
                 && l.status == LedgerStatus::Succeeded
             {
@@ -731,7 +731,7 @@ pub fn reconcile(p: &Params, inputs: &Inputs) -> Outcome {
     }
     for (li, l) in ledger.iter().enumerate() {
         if ledger_taken[li]
-            || &*l.gateway != "vietqr"
+            || l.gateway != "vietqr"
             || l.kind != TxnKind::Payment
             || l.status != LedgerStatus::Succeeded
             || p.calendar.business_date(l.at) != p.date

@@ -33,7 +33,7 @@ use super::log::LogInput;
 use super::{Backend, StoreError};
 
 /// Log entries a job's change must commit with, and when the change happened.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Logged(Option<(Vec<LogInput>, OffsetDateTime)>);
 
 impl Logged {

@@ -112,7 +112,6 @@ pub(crate) async fn append_with(
     let mut frontier = Frontier::from_nodes(old_size, |id| known.get(&id).copied())
         .map_err(|e| StoreError::Corrupt(format!("log frontier at size {old_size}: {e}")))?;
 
-    let positional = conn.backend_name() == "SQLite";
     let mut bodies = Vec::with_capacity(inputs.len());
     let mut nodes: Vec<(NodeId, Hash)> = Vec::with_capacity(inputs.len() * 2);
     let mut subjects: Vec<(String, u64)> = Vec::new();
@@ -134,7 +133,7 @@ pub(crate) async fn append_with(
             "INSERT INTO log_entries (idx, kind, body, created_at) VALUES ",
             chunk.len(),
             4,
-            positional,
+            conn,
         );
         let mut q = sqlx::query(&sql);
         for (index, kind, body, created) in chunk {
@@ -151,7 +150,7 @@ pub(crate) async fn append_with(
             "INSERT INTO log_nodes (level, idx, hash) VALUES ",
             chunk.len(),
             3,
-            positional,
+            conn,
         );
         let mut q = sqlx::query(&sql);
         for (id, hash) in chunk {
@@ -167,7 +166,7 @@ pub(crate) async fn append_with(
             "INSERT INTO log_subjects (subject, idx) VALUES ",
             chunk.len(),
             2,
-            positional,
+            conn,
         );
         sql.push_str(" ON CONFLICT (subject, idx) DO NOTHING");
         let mut q = sqlx::query(&sql);
@@ -179,11 +178,12 @@ pub(crate) async fn append_with(
     Ok(bodies.into_iter().map(|(i, ..)| i).collect())
 }
 
-/// A multi-row `VALUES` list of `rows` tuples of `cols` parameters. SQLite gets anonymous `?`
+/// A multi-row `VALUES` list of `rows` tuples of `cols` parameters, for `conn`'s database. SQLite gets anonymous `?`
 /// parameters: sqlx resolves a numbered one by asking SQLite for each parameter's name, a linear
 /// search, so numbered parameters cost quadratically in a statement this size (a quarter of an
 /// append's time); PostgreSQL gets `$N`, the only form it takes.
-pub(super) fn values_sql(head: &str, rows: usize, cols: usize, positional: bool) -> String {
+pub(super) fn values_sql(head: &str, rows: usize, cols: usize, conn: &AnyConnection) -> String {
+    let positional = conn.backend_name() == "SQLite";
     use std::fmt::Write as _;
     let mut sql = String::with_capacity(head.len() + rows * cols * 6);
     sql.push_str(head);

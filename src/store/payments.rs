@@ -893,13 +893,12 @@ async fn insert_transitions(
     if ts.is_empty() {
         return Ok(());
     }
-    let positional = conn.backend_name() == "SQLite";
     let sql = super::log::values_sql(
         "INSERT INTO payment_transitions (payment_id, seq, n, subject, subject_id, from_state, \
          to_state, cause, actor, at) VALUES ",
         ts.len(),
         10,
-        positional,
+        conn,
     );
     let at = fmt_time(at);
     let mut q = sqlx::query(&sql);
@@ -931,13 +930,12 @@ async fn insert_postings(
     if rows == 0 {
         return Ok(());
     }
-    let positional = conn.backend_name() == "SQLite";
     let sql = super::log::values_sql(
         "INSERT INTO ledger_lines (posting_id, n, kind, payment_id, ref_id, account, amount, at) \
          VALUES ",
         rows,
         8,
-        positional,
+        conn,
     );
     let at = fmt_time(at);
     let ids: Vec<String> = postings
